@@ -1,0 +1,342 @@
+"""Sentinel's data, top to bottom: where queries run, what they check, what they
+last said, every execution, and every message sent about it."""
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
+from django.db import models
+from django.utils import timezone
+
+from .secrets import mask_url
+
+name_validator = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
+    "Use letters, digits, '_', '.' and '-', starting with a letter or digit.",
+)
+
+
+class State(models.TextChoices):
+    OK = "OK"
+    PENDING = "PENDING"
+    FIRING = "FIRING"
+    NO_DATA = "NO_DATA"
+    ERROR = "ERROR"
+
+
+class Severity(models.TextChoices):
+    INFO = "info"
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class EvaluationMode(models.TextChoices):
+    STATUS = "status", "status column says ALERT or OK"
+    THRESHOLD = "threshold", "value compared with a threshold"
+    ROWS = "rows", "any returned row is a breach"
+
+
+class Operator(models.TextChoices):
+    GT = ">"
+    GE = ">="
+    LT = "<"
+    LE = "<="
+    EQ = "=="
+    NE = "!="
+
+
+class NoDataPolicy(models.TextChoices):
+    NO_DATA = "no_data", "NO_DATA state of its own"
+    OK = "ok", "treat as OK"
+    ALERTING = "alerting", "treat as a breach"
+    KEEP = "keep", "keep the last state"
+
+
+class ErrorPolicy(models.TextChoices):
+    ERROR = "error", "ERROR state of its own"
+    ALERTING = "alerting", "treat as a breach"
+    OK = "ok", "treat as OK"
+    KEEP = "keep", "keep the last state"
+
+
+class Trigger(models.TextChoices):
+    SCHEDULE = "schedule"
+    MANUAL = "manual"
+    API = "api"
+    CLI = "cli"
+
+
+class ExecutionStatus(models.TextChoices):
+    RUNNING = "RUNNING"
+    OK = "OK"
+    ALERT = "ALERT"
+    NO_DATA = "NO_DATA"
+    ERROR = "ERROR"
+    TIMEOUT = "TIMEOUT"
+    SKIPPED = "SKIPPED"
+    MISSED = "MISSED"
+
+
+class Event(models.TextChoices):
+    FIRING = "firing"
+    REPEAT = "repeat"
+    RESOLVED = "resolved"
+    ERROR = "error"
+    NO_DATA = "no_data"
+
+
+class NotificationStatus(models.TextChoices):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+class Datasource(models.Model):
+    """A database that alert queries read, reached through a SQLAlchemy URL.
+
+    The URL may hold ${VAR} references; they are expanded when connecting, so
+    the stored text need not contain the password at all."""
+
+    name = models.CharField(max_length=100, unique=True, validators=[name_validator])
+    url = models.CharField(max_length=1000, help_text="SQLAlchemy URL; ${VAR} is read from the environment.")
+    timeout_seconds = models.FloatField(default=settings.SENTINEL_DEFAULT_QUERY_TIMEOUT)
+    row_limit = models.PositiveIntegerField(default=settings.SENTINEL_DEFAULT_ROW_LIMIT)
+    enabled = models.BooleanField(default=True)
+    source_file = models.CharField(max_length=500, blank=True, help_text="Set when the datasource came from a file.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def display_url(self) -> str:
+        return mask_url(self.url)
+
+    def clean(self) -> None:
+        if not 0 < self.timeout_seconds <= settings.SENTINEL_QUERY_TIMEOUT_MAX:
+            raise ValidationError(
+                {"timeout_seconds": f"Must be between 0 and {settings.SENTINEL_QUERY_TIMEOUT_MAX} seconds."}
+            )
+
+
+class Channel(models.Model):
+    """Where notifications go. Secrets in config are ${VAR} references."""
+
+    KINDS = [
+        ("log", "Log line"),
+        ("email", "E-mail"),
+        ("slack", "Slack"),
+        ("webhook", "Webhook"),
+        ("pagerduty", "PagerDuty"),
+        ("msteams", "Microsoft Teams"),
+    ]
+
+    name = models.CharField(max_length=100, unique=True, validators=[name_validator])
+    kind = models.CharField(max_length=20, choices=KINDS)
+    config = models.JSONField(default=dict, blank=True)
+    enabled = models.BooleanField(default=True)
+    source_file = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.kind})"
+
+
+class Alert(models.Model):
+    name = models.CharField(max_length=200, unique=True, validators=[name_validator])
+    description = models.TextField(blank=True)
+    enabled = models.BooleanField(default=True)
+    severity = models.CharField(max_length=10, choices=Severity.choices, default=Severity.WARNING)
+    datasource = models.ForeignKey(Datasource, on_delete=models.PROTECT, related_name="alerts")
+    query = models.TextField()
+    schedule = models.ForeignKey(
+        "schedules.Schedule", on_delete=models.PROTECT, null=True, blank=True, related_name="alerts"
+    )
+
+    # Evaluation: how the rows become an outcome (docs/writing-alerts.md).
+    mode = models.CharField(max_length=10, choices=EvaluationMode.choices, default=EvaluationMode.STATUS)
+    value_column = models.CharField(max_length=200, blank=True, help_text="Default: the first column.")
+    operator = models.CharField(max_length=2, choices=Operator.choices, default=Operator.GT)
+    threshold = models.FloatField(null=True, blank=True)
+    key_columns = models.CharField(
+        max_length=500, blank=True, help_text="Comma-separated; each distinct key is its own instance."
+    )
+
+    # State machine settings (alerts/states.py).
+    pending_evaluations = models.PositiveIntegerField(default=1, help_text="Breaches in a row before FIRING.")
+    renotify_interval = models.DurationField(null=True, blank=True, help_text="Repeat while firing; empty: never.")
+    notify_on_recovery = models.BooleanField(default=True)
+    on_no_data = models.CharField(max_length=10, choices=NoDataPolicy.choices, default=NoDataPolicy.NO_DATA)
+    on_error = models.CharField(max_length=10, choices=ErrorPolicy.choices, default=ErrorPolicy.ERROR)
+    grace = models.DurationField(null=True, blank=True, help_text="Runs starting later than this are MISSED.")
+
+    channels = models.ManyToManyField(Channel, blank=True, related_name="alerts")
+    subject_template = models.CharField(max_length=500, blank=True)
+    body_template = models.TextField(blank=True)
+
+    silenced_until = models.DateTimeField(null=True, blank=True)
+    silence_reason = models.CharField(max_length=500, blank=True)
+    silenced_by = models.CharField(max_length=200, blank=True)
+
+    # Denormalised from the latest execution, so lists need no per-row queries.
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OK)
+    state_since = models.DateTimeField(null=True, blank=True)
+    last_run_at = models.DateTimeField(null=True, blank=True)
+    last_status = models.CharField(max_length=10, choices=ExecutionStatus.choices, blank=True)
+    last_value = models.JSONField(null=True, blank=True)
+    firing_instances = models.PositiveIntegerField(default=0)
+
+    source_file = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        indexes = [models.Index(fields=["state", "name"]), models.Index(fields=["schedule", "enabled"])]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def keys(self) -> list[str]:
+        return [k.strip() for k in self.key_columns.split(",") if k.strip()]
+
+    def is_silenced(self, now=None) -> bool:
+        return self.silenced_until is not None and self.silenced_until > (now or timezone.now())
+
+    def clean(self) -> None:
+        if self.mode == EvaluationMode.THRESHOLD and self.threshold is None:
+            raise ValidationError({"threshold": "Threshold mode needs a threshold."})
+        if self.pending_evaluations < 1:
+            raise ValidationError({"pending_evaluations": "Must be at least 1."})
+        if self.renotify_interval is not None and self.renotify_interval < timedelta(minutes=1):
+            raise ValidationError({"renotify_interval": "Must be at least one minute."})
+
+
+class AlertState(models.Model):
+    """What the state machine remembers about one instance of an alert.
+
+    An alert without key columns has one instance, key ""; a per-entity alert
+    has one row per key it has seen."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="instances")
+    key = models.CharField(max_length=500, blank=True, default="")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.OK)
+    since = models.DateTimeField(default=timezone.now)
+    breaches = models.PositiveIntegerField(default=0, help_text="Breaches in a row.")
+    firing_open = models.BooleanField(default=False, help_text="A firing event awaits its resolution.")
+    announced = models.BooleanField(default=False, help_text="That firing event reached people (not silenced).")
+    last_notified_at = models.DateTimeField(null=True, blank=True)
+    last_value = models.JSONField(null=True, blank=True)
+    last_execution = models.ForeignKey("Execution", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["alert", "key"], name="alertstate_unique_instance")]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id}[{self.key}] {self.state}"
+
+
+class Execution(models.Model):
+    """One run of an alert for one tick. (alert, scheduled_for) is unique:
+    inserting this row is how a run is claimed."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="executions")
+    scheduled_for = models.DateTimeField(help_text="The tick; for manual runs, the moment it was asked for.")
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    status = models.CharField(max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.RUNNING)
+    reason = models.CharField(max_length=500, blank=True)
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.FloatField(null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
+
+    actual_value = models.JSONField(null=True, blank=True)
+    threshold = models.JSONField(null=True, blank=True)
+    row_count = models.PositiveIntegerField(null=True, blank=True)
+    truncated = models.BooleanField(default=False)
+    columns = models.JSONField(default=list, blank=True)
+    preview = models.JSONField(default=list, blank=True, help_text="The first result rows, cells capped.")
+    context = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True)
+
+    state_before = models.CharField(max_length=10, choices=State.choices, blank=True)
+    state_after = models.CharField(max_length=10, choices=State.choices, blank=True)
+    worker = models.CharField(max_length=200, blank=True)
+    task_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["alert", "scheduled_for"], name="execution_once_per_tick"),
+        ]
+        indexes = [
+            models.Index(fields=["alert", "-scheduled_for"], name="execution_latest_by_alert"),
+            models.Index(fields=["status", "-scheduled_for"], name="execution_by_status"),
+        ]
+        ordering = ["-scheduled_for"]
+
+    def __str__(self) -> str:
+        return f"{self.alert_id}@{self.scheduled_for:%Y-%m-%d %H:%M:%S} {self.status}"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != ExecutionStatus.RUNNING
+
+
+class Notification(models.Model):
+    """One message about one event of one instance to one channel."""
+
+    execution = models.ForeignKey(Execution, on_delete=models.CASCADE, related_name="notifications")
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="notifications")
+    instance_key = models.CharField(max_length=500, blank=True, default="")
+    channel = models.ForeignKey(Channel, on_delete=models.CASCADE, related_name="notifications")
+    event = models.CharField(max_length=10, choices=Event.choices)
+    status = models.CharField(max_length=10, choices=NotificationStatus.choices, default=NotificationStatus.PENDING)
+    payload = models.JSONField(default=dict, blank=True, help_text="What the message says, fixed at the event.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["execution", "instance_key", "channel", "event"], name="notification_once_per_event"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "created_at"], name="notification_by_status"),
+            models.Index(fields=["channel", "-created_at"], name="notification_by_channel"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.event} {self.alert_id}[{self.instance_key}] -> {self.channel_id}: {self.status}"
+
+
+class DeliveryAttempt(models.Model):
+    """Every try at sending a notification, kept for the people who debug it."""
+
+    notification = models.ForeignKey(Notification, on_delete=models.CASCADE, related_name="delivery_attempts")
+    started_at = models.DateTimeField(default=timezone.now)
+    duration_ms = models.FloatField(default=0)
+    ok = models.BooleanField(default=False)
+    status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["started_at"]

@@ -1,0 +1,247 @@
+"""Run an alert's SQL on its datasource: one statement, read-only, bounded in
+time and rows, values made JSON-safe, secrets kept out of every message."""
+
+import base64
+import datetime
+import decimal
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+import sqlparse
+from sqlalchemy.engine import Engine, make_url
+
+from .secrets import MissingVariable, expand, scrub, secret_values
+
+
+class QueryError(Exception):
+    """The query could not run or was refused; the message is safe to show."""
+
+
+class QueryTimeout(QueryError):
+    pass
+
+
+@dataclass
+class QueryResult:
+    columns: list[str]
+    rows: list[tuple]
+    truncated: bool = False
+    duration_ms: float = 0.0
+    row_limit: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def as_dicts(self) -> list[dict]:
+        return [dict(zip(self.columns, row)) for row in self.rows]
+
+
+_engines: dict[int, tuple[str, Engine]] = {}
+_engines_lock = threading.Lock()
+
+
+def engine_for(datasource) -> Engine:
+    """One pooled engine per datasource per process, rebuilt when the URL changes."""
+    url = expand(datasource.url, where=f"datasource {datasource.name}")
+    with _engines_lock:
+        cached = _engines.get(datasource.pk)
+        if cached and cached[0] == url:
+            return cached[1]
+        if cached:
+            cached[1].dispose()
+        engine = _create_engine(url)
+        _engines[datasource.pk] = (url, engine)
+        return engine
+
+
+def dispose_engines() -> None:
+    with _engines_lock:
+        for _, engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+def _create_engine(url: str) -> Engine:
+    parsed = make_url(url)
+    kwargs: dict = {"pool_pre_ping": True}
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database or ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            # A read-only connection: SQLite itself refuses every write.
+            parsed = parsed.set(database=f"file:{database}?mode=ro", query={**parsed.query, "uri": "true"})
+    else:
+        kwargs.update(pool_size=2, max_overflow=3, pool_recycle=1800)
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg"):
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        kwargs["connect_args"] = {"connect_timeout": 10}
+    return sa.create_engine(parsed, **kwargs)
+
+
+def single_statement(sql: str) -> str:
+    statements = [s.strip().rstrip(";").strip() for s in sqlparse.split(sql)]
+    statements = [s for s in statements if s and sqlparse.format(s, strip_comments=True).strip()]
+    if not statements:
+        raise QueryError("The query is empty.")
+    if len(statements) > 1:
+        raise QueryError(
+            f"The query holds {len(statements)} statements; an alert runs exactly one SELECT "
+            "(use a CTE or a subquery to combine steps)."
+        )
+    return statements[0]
+
+
+def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: int | None = None) -> QueryResult:
+    """Run one read-only statement; raise QueryTimeout or QueryError with a message free of secrets."""
+    timeout = float(timeout or datasource.timeout_seconds)
+    row_limit = int(row_limit or datasource.row_limit)
+    try:
+        url = expand(datasource.url, where=f"datasource {datasource.name}")
+    except MissingVariable as exc:
+        raise QueryError(str(exc)) from None
+    secrets = secret_values(url) + [url]
+    statement = single_statement(sql)
+    started = time.monotonic()
+    try:
+        engine = engine_for(datasource)
+        with engine.connect() as conn:
+            guard = _ReadOnlyGuard.for_dialect(conn, timeout)
+            guard.begin()
+            try:
+                result = conn.execution_options(no_parameters=True).exec_driver_sql(statement)
+                if not result.returns_rows:
+                    raise QueryError("The statement returned no result set; alert queries must be a SELECT.")
+                columns = list(result.keys())
+                fetched = result.fetchmany(row_limit + 1)
+                result.close()
+            finally:
+                guard.end()
+    except QueryError:
+        raise
+    except sa.exc.SQLAlchemyError as exc:
+        message = _describe(exc)
+        if _is_timeout(exc):
+            raise QueryTimeout(f"The query ran longer than its timeout of {timeout:g} s and was cancelled.") from None
+        raise QueryError(scrub(message, secrets)) from None
+    except Exception as exc:  # driver-level errors outside SQLAlchemy's wrapping
+        raise QueryError(scrub(f"{type(exc).__name__}: {exc}", secrets)) from None
+    duration_ms = (time.monotonic() - started) * 1000
+    truncated = len(fetched) > row_limit
+    rows = [tuple(json_safe(v) for v in row) for row in fetched[:row_limit]]
+    return QueryResult(columns, rows, truncated=truncated, duration_ms=duration_ms, row_limit=row_limit)
+
+
+class _ReadOnlyGuard:
+    """Make one transaction read-only and time-limited, the way each database allows."""
+
+    def __init__(self, conn, timeout: float):
+        self.conn = conn
+        self.timeout = timeout
+        self._deadline = None
+
+    @classmethod
+    def for_dialect(cls, conn, timeout):
+        name = conn.dialect.name
+        kind = {"postgresql": _PostgresGuard, "mysql": _MySQLGuard, "mariadb": _MySQLGuard, "sqlite": _SQLiteGuard}
+        return kind.get(name, cls)(conn, timeout)
+
+    def begin(self) -> None:
+        pass
+
+    def end(self) -> None:
+        # Never commit: whatever the statement did is thrown away.
+        self.conn.rollback()
+
+    def exec(self, sql: str) -> None:
+        self.conn.exec_driver_sql(sql)
+
+
+class _PostgresGuard(_ReadOnlyGuard):
+    def begin(self) -> None:
+        self.exec("SET TRANSACTION READ ONLY")
+        self.exec(f"SET LOCAL statement_timeout = {max(1, int(self.timeout * 1000))}")
+        self.exec("SET LOCAL idle_in_transaction_session_timeout = 0")
+
+
+class _MySQLGuard(_ReadOnlyGuard):
+    def begin(self) -> None:
+        dialect = self.conn.dialect
+        if getattr(dialect, "is_mariadb", False) or getattr(dialect, "_is_mariadb", False):
+            self.exec(f"SET SESSION max_statement_time = {max(0.001, self.timeout):.3f}")
+        else:
+            self.exec(f"SET SESSION max_execution_time = {max(1, int(self.timeout * 1000))}")
+        self.exec("START TRANSACTION READ ONLY")
+
+
+class _SQLiteGuard(_ReadOnlyGuard):
+    def begin(self) -> None:
+        raw = self.conn.connection.driver_connection
+        deadline = time.monotonic() + self.timeout
+        # SQLite has no statement timeout: the progress handler interrupts it.
+        raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
+        self.exec("PRAGMA query_only = ON")
+
+    def end(self) -> None:
+        self.conn.rollback()
+        self.conn.connection.driver_connection.set_progress_handler(None, 0)
+
+
+_TIMEOUT_MARKERS = (
+    "canceling statement due to statement timeout",  # PostgreSQL
+    "maximum statement execution time exceeded",  # MySQL 3024
+    "query execution was interrupted",  # MySQL/MariaDB
+    "max_statement_time",  # MariaDB 1969
+    "interrupted",  # SQLite progress handler
+)
+
+
+def _is_timeout(exc: Exception) -> bool:
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "pgcode", None) == "57014":
+        return True
+    text = str(orig or exc).lower()
+    return any(marker in text for marker in _TIMEOUT_MARKERS)
+
+
+def _describe(exc: sa.exc.SQLAlchemyError) -> str:
+    orig = getattr(exc, "orig", None)
+    if orig is not None:
+        detail = str(orig).strip()
+        pgcode = getattr(orig, "pgcode", None)
+        if pgcode == "25006":
+            detail = f"The query tried to write and was refused (read-only transaction): {detail}"
+        return f"{type(orig).__name__}: {detail}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def json_safe(value):
+    """A value that json.dumps accepts and that keeps its meaning for people."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            return str(value)
+        if value == value.to_integral_value() and value.as_tuple().exponent >= 0:
+            return int(value)
+        return float(value)
+    if isinstance(value, (datetime.datetime, datetime.date, datetime.time)):
+        return value.isoformat()
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return "base64:" + base64.b64encode(raw).decode("ascii")
+    if isinstance(value, (list, tuple)):
+        return [json_safe(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    return str(value)

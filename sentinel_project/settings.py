@@ -1,0 +1,183 @@
+"""Every setting comes from the environment, with embedded defaults.
+
+With no DATABASE_URL and no REDIS_URL, Sentinel runs on one machine on SQLite
+files under var/ and an embedded broker, so `make run` works on a fresh laptop.
+Production sets the URLs and nothing else changes.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import dj_database_url
+
+from .env import env, envbool, envint, envlist, envsecret
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(env("SENTINEL_VAR_DIR", str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+DEBUG = envbool("DEBUG", False)
+# The embedded key is only good for a laptop; deploys set SECRET_KEY.
+SECRET_KEY = envsecret("SECRET_KEY") or "sentinel-insecure-development-key-set-SECRET_KEY-in-production"
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_celery_beat",
+    "schedules",
+    "alerts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "sentinel_project.urls"
+WSGI_APPLICATION = "sentinel_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": dj_database_url.parse(
+        env("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'sentinel.sqlite3'}",
+        conn_max_age=envint("DATABASE_CONN_MAX_AGE", 60),
+        conn_health_checks=True,
+    )
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker and beat share one SQLite file in embedded mode: wait for locks.
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+LANGUAGE_CODE = "en-us"
+USE_I18N = True
+# All stored times are UTC; schedules carry their own zone (check sentinel.E001).
+USE_TZ = True
+TIME_ZONE = env("TIME_ZONE", "UTC")
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+
+# Links in notifications point here.
+SENTINEL_BASE_URL = env("SENTINEL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+# --- e-mail (Django's backends; SQL Sentinel's SMTP_* names are accepted) ---
+EMAIL_HOST = env("SMTP_HOST", "localhost")
+EMAIL_PORT = envint("SMTP_PORT", 25)
+EMAIL_HOST_USER = env("SMTP_USER") or env("SMTP_USERNAME")
+EMAIL_HOST_PASSWORD = envsecret("SMTP_PASSWORD")
+EMAIL_USE_TLS = envbool("SMTP_USE_TLS", False)
+EMAIL_USE_SSL = envbool("SMTP_USE_SSL", False)
+EMAIL_TIMEOUT = envint("SMTP_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = env("SMTP_FROM") or env("SMTP_FROM_ADDRESS") or "sentinel@localhost"
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+
+# --- Celery ---
+REDIS_URL = env("REDIS_URL")
+# Embedded mode: kombu's SQLAlchemy transport on a SQLite file, no Redis needed.
+CELERY_BROKER_URL = REDIS_URL or f"sqla+sqlite:///{VAR_DIR / 'broker.sqlite3'}"
+# Results are never read: the database holds every outcome.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# JSON only: no pickle from a shared broker.
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_TIMEZONE = "UTC"
+CELERY_ENABLE_UTC = True
+# A task is acknowledged after it ran, and comes back if its worker dies:
+# the database claim makes the second delivery harmless.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# One message at a time per process: a long query never holds others hostage.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Retry the broker forever at startup: a worker that starts before Redis waits.
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+
+SENTINEL_QUERY_TIMEOUT_MAX = envint("SENTINEL_QUERY_TIMEOUT_MAX", 300)
+# Time limits sit above the longest query timeout, so the database, not Celery,
+# ends a slow query and the run is recorded as TIMEOUT.
+CELERY_TASK_SOFT_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 60
+CELERY_TASK_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 120
+# Redis re-delivers unacknowledged messages after this; it must exceed the hard limit
+# or a slow run would be handed to a second worker while the first still works.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+CELERY_TASK_DEFAULT_QUEUE = "alerts"
+CELERY_TASK_ROUTES = {
+    "schedules.fire_schedule": {"queue": "schedules"},
+    "alerts.run_alert": {"queue": "alerts"},
+    "alerts.deliver": {"queue": "notifications"},
+}
+CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat sends a tick that is up to this late instead of dropping it.
+CELERY_BEAT_CRON_STARTING_DEADLINE = envint("CELERY_BEAT_CRON_STARTING_DEADLINE", 300)
+CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
+DJANGO_CELERY_BEAT_TZ_AWARE = True
+
+# --- Sentinel ---
+SENTINEL_DEFAULT_QUERY_TIMEOUT = envint("SENTINEL_DEFAULT_QUERY_TIMEOUT", 30)
+SENTINEL_DEFAULT_ROW_LIMIT = envint("SENTINEL_DEFAULT_ROW_LIMIT", 1000)
+# How many result rows an execution keeps for people to look at.
+SENTINEL_PREVIEW_ROWS = envint("SENTINEL_PREVIEW_ROWS", 20)
+SENTINEL_PREVIEW_CELL_CHARS = envint("SENTINEL_PREVIEW_CELL_CHARS", 500)
+# Extra time beyond the query timeout before a RUNNING execution counts as abandoned.
+SENTINEL_LEASE_MARGIN = timedelta(seconds=envint("SENTINEL_LEASE_MARGIN_SECONDS", 60))
+
+LOG_LEVEL = env("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+    "loggers": {
+        "sentinel": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+    },
+}
+
+SENTRY_DSN = envsecret("SENTRY_DSN")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
+        send_default_pii=False,
+        environment=env("SENTRY_ENVIRONMENT", "production"),
+    )
+
+# Delivery retries: about 6 attempts over ~15 minutes (15 s, 30 s, 1 min, 2 min, 4 min, 8 min).
+SENTINEL_DELIVERY_MAX_ATTEMPTS = envint("SENTINEL_DELIVERY_MAX_ATTEMPTS", 6)
+SENTINEL_DELIVERY_BACKOFF_BASE = envint("SENTINEL_DELIVERY_BACKOFF_BASE", 15)
+SENTINEL_DELIVERY_BACKOFF_MAX = envint("SENTINEL_DELIVERY_BACKOFF_MAX", 480)

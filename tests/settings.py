@@ -1,0 +1,48 @@
+"""Test settings: Django's database is the machine's PostgreSQL when it answers.
+
+On a laptop without PostgreSQL the suite runs on SQLite and the tests that need
+PostgreSQL or Redis skip, saying so. Under CI (CI=true) a missing service is a
+failure, never a skip.
+"""
+
+import os
+import socket
+from urllib.parse import urlparse
+
+os.environ.setdefault("SENTINEL_VAR_DIR", "/tmp/sentinel-test-var")
+
+from sentinel_project.settings import *  # noqa: E402,F401,F403
+
+TEST_POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/sentinel")
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def reachable(url: str) -> bool:
+    parsed = urlparse(url)
+    try:
+        with socket.create_connection((parsed.hostname, parsed.port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+POSTGRES_AVAILABLE = reachable(TEST_POSTGRES_URL)
+REDIS_AVAILABLE = reachable(TEST_REDIS_URL)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+if IN_CI and not (POSTGRES_AVAILABLE and REDIS_AVAILABLE):
+    raise RuntimeError(
+        f"CI=true but PostgreSQL ({TEST_POSTGRES_URL}: {POSTGRES_AVAILABLE}) or Redis "
+        f"({TEST_REDIS_URL}: {REDIS_AVAILABLE}) is not reachable; CI never skips them."
+    )
+
+if POSTGRES_AVAILABLE:
+    DATABASES = {"default": dj_database_url.parse(TEST_POSTGRES_URL)}  # noqa: F405
+else:
+    DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}
+
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = "memory://"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+SENTINEL_DELIVERY_BACKOFF_BASE = 1
+SENTINEL_DELIVERY_BACKOFF_MAX = 2
