@@ -21,10 +21,14 @@ migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput
 
 demo: migrate
+	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py sentinel demo
 
+# The Procfile's own processes on embedded defaults (SQLite, SQLAlchemy broker), on loopback.
 run: demo
-	$(VENV)/bin/honcho -f Procfile.dev start
+	@echo "Sentinel admin: http://127.0.0.1:$${PORT:-8000}/admin/  (Ctrl-C stops everything)"
+	BIND=127.0.0.1 PORT=$${PORT:-8000} WORKER_MAX_CONCURRENCY=4 WORKER_MIN_CONCURRENCY=1 \
+		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start web worker beat
 
 clean:
 	rm -rf $(VENV) var

@@ -36,6 +36,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves the admin's static files from gunicorn: no separate web server needed.
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -130,7 +132,7 @@ CELERY_TASK_SOFT_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 60
 CELERY_TASK_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 120
 # Redis re-delivers unacknowledged messages after this; it must exceed the hard limit
 # or a slow run would be handed to a second worker while the first still works.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600}
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600} if REDIS_URL else {}
 CELERY_TASK_DEFAULT_QUEUE = "alerts"
 CELERY_TASK_ROUTES = {
     "schedules.fire_schedule": {"queue": "schedules"},
