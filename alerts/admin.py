@@ -1,94 +1,607 @@
-from django import forms
-from django.contrib import admin
+"""The operator's console. Lists read denormalised fields and one query per page
+(never one per row); pages explain what an alert does, did, and will do next;
+buttons act at once and say what they did (alerts/admin_actions.py)."""
 
-from .models import Alert, AlertState, Channel, Datasource, DeliveryAttempt, Execution, Notification
-from .secrets import mask_url
+from datetime import timedelta
+
+from django.contrib import admin, messages
+from django.db.models import Count
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html, format_html_join
+
+from . import admin_actions as actions
+from .admin_display import (
+    CappedCountPaginator,
+    ago,
+    badge,
+    display_state,
+    duration,
+    execution_lag,
+    history_chart,
+    next_runs,
+    preview_table,
+    recent_values,
+    short_value,
+    since_html,
+    sparkline,
+)
+from .admin_forms import COMMON_TIMEZONES, AlertForm, DatasourceForm
+from .channel_admin import ChannelForm, FailingFilter, delivery_health, send_test_message
+from .models import (
+    Alert,
+    AlertState,
+    Channel,
+    Datasource,
+    DeliveryAttempt,
+    EvaluationMode,
+    Execution,
+    Notification,
+    State,
+)
+
+HISTORY_ROWS = 20
+CHART_POINTS = 200
 
 
-class DatasourceForm(forms.ModelForm):
-    """Shows the URL with its password masked; saving the masked text keeps the stored password."""
+class SentinelAdmin(admin.ModelAdmin):
+    class Media:
+        css = {"all": ["sentinel/admin.css"]}
+        js = ["sentinel/admin.js"]
 
-    class Meta:
-        model = Datasource
-        fields = ["name", "url", "timeout_seconds", "row_limit", "enabled"]
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.initial["url"] = mask_url(self.instance.url)
+class ReadOnlyAdmin(SentinelAdmin):
+    """History is written by the runner and delivery, never by hand."""
 
-    def clean_url(self):
-        url = self.cleaned_data["url"]
-        if self.instance.pk and url == mask_url(self.instance.url):
-            return self.instance.url
-        return url
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- datasources -----------------------------------------------------------------
 
 
 @admin.register(Datasource)
-class DatasourceAdmin(admin.ModelAdmin):
+class DatasourceAdmin(SentinelAdmin):
     form = DatasourceForm
-    list_display = ["name", "display_url", "timeout_seconds", "row_limit", "enabled"]
+    list_display = ["name", "display_url", "timeout_seconds", "row_limit", "enabled", "alert_count", "from_file"]
+    list_filter = ["enabled"]
     search_fields = ["name"]
+    change_form_template = "admin/alerts/datasource/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(alert_total=Count("alerts"))
+
+    @admin.display(description="URL (password hidden)")
+    def display_url(self, obj):
+        return obj.display_url
+
+    @admin.display(description="alerts", ordering="alert_total")
+    def alert_count(self, obj):
+        return obj.alert_total
+
+    @admin.display(description="from file")
+    def from_file(self, obj):
+        return obj.source_file or ""
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(actions.test_connection_view(self))
+        return [path("<path:object_id>/test-connection/", view, name="alerts_datasource_test")] + super().get_urls()
+
+
+# --- channels ----------------------------------------------------------------------
+
+
+class RecentNotificationInline(admin.TabularInline):
+    model = Notification
+    fk_name = "channel"
+    verbose_name_plural = "recent deliveries (newest first)"
+    extra = 0
+    max_num = 0
+    can_delete = False
+    fields = ["created_at", "alert", "event", "status", "attempts", "sent_at", "last_error"]
+    readonly_fields = fields
+    show_change_link = True
+
+    def get_queryset(self, request):
+        qs = super().get_queryset(request).select_related("alert").order_by("-created_at")
+        return qs
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)
+        # Only the latest few: a busy channel has thousands of rows.
+        base = formset.get_queryset
+
+        def latest(self_):
+            ids = list(base(self_).values_list("pk", flat=True)[:20])
+            return base(self_).filter(pk__in=ids)
+
+        formset.get_queryset = latest
+        return formset
 
 
 @admin.register(Channel)
-class ChannelAdmin(admin.ModelAdmin):
-    list_display = ["name", "kind", "enabled"]
-    list_filter = ["kind", "enabled"]
+class ChannelAdmin(SentinelAdmin):
+    form = ChannelForm
+    list_display = ["name", "kind", "enabled", delivery_health, "last_failure_at", "alert_count"]
+    list_filter = ["kind", "enabled", FailingFilter]
+    search_fields = ["name"]
+    readonly_fields = ["failure_streak", "last_failure_at", "last_failure"]
+    actions = [send_test_message]
+    inlines = [RecentNotificationInline]
+    change_form_template = "admin/alerts/channel/change_form.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(alert_total=Count("alerts"))
+
+    @admin.display(description="alerts", ordering="alert_total")
+    def alert_count(self, obj):
+        return obj.alert_total
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(actions.test_channel_view(self))
+        return [path("<path:object_id>/test-send/", view, name="alerts_channel_test")] + super().get_urls()
+
+
+# --- alerts ----------------------------------------------------------------------------
+
+
+class StateFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [(s, s.replace("_", " ")) for s in State.values] + [("SILENCED", "SILENCED"), ("DISABLED", "DISABLED")]
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "DISABLED":
+            return queryset.filter(enabled=False)
+        if value == "SILENCED":
+            return queryset.filter(silenced_until__gt=timezone.now())
+        if value in State.values:
+            return queryset.filter(state=value)
+        return queryset
+
+
+class SilencedFilter(admin.SimpleListFilter):
+    title = "silenced"
+    parameter_name = "silenced"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes"), ("no", "No")]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "yes":
+            return queryset.filter(silenced_until__gt=now)
+        if self.value() == "no":
+            return queryset.exclude(silenced_until__gt=now)
+        return queryset
 
 
 class AlertStateInline(admin.TabularInline):
     model = AlertState
+    verbose_name_plural = "instances (one per key; one row for an alert without key columns)"
     extra = 0
+    max_num = 0
     can_delete = False
     fields = ["key", "state", "since", "breaches", "last_value", "last_notified_at"]
     readonly_fields = fields
 
 
+@admin.action(description="Run selected alerts now")
+def run_selected(modeladmin, request, queryset):
+    for alert in queryset.select_related("datasource", "schedule")[:50]:
+        level, said = actions.run_now(alert)
+        modeladmin.log_change(request, alert, said)
+        modeladmin.message_user(request, said, level)
+
+
+@admin.action(description="Enable selected alerts")
+def enable_selected(modeladmin, request, queryset):
+    _set_enabled(modeladmin, request, queryset, True)
+
+
+@admin.action(description="Disable selected alerts")
+def disable_selected(modeladmin, request, queryset):
+    _set_enabled(modeladmin, request, queryset, False)
+
+
+def _set_enabled(modeladmin, request, queryset, enabled):
+    names = []
+    for alert in queryset:
+        said = actions.set_enabled(alert, enabled)
+        modeladmin.log_change(request, alert, said)
+        names.append(alert.name)
+    verb = "Enabled" if enabled else "Disabled"
+    modeladmin.message_user(request, f"{verb} {len(names)} alert(s): {', '.join(names[:10])}"
+                                     + (" …" if len(names) > 10 else "") + ".", messages.SUCCESS)
+
+
+@admin.action(description="Unsilence selected alerts")
+def unsilence_selected(modeladmin, request, queryset):
+    for alert in queryset:
+        said = actions.unsilence(alert)
+        modeladmin.log_change(request, alert, said)
+        modeladmin.message_user(request, said, messages.SUCCESS)
+
+
 @admin.register(Alert)
-class AlertAdmin(admin.ModelAdmin):
-    list_display = ["name", "state", "state_since", "enabled", "last_run_at", "last_status", "last_value", "datasource"]
-    list_filter = ["state", "enabled", "severity", "datasource"]
+class AlertAdmin(SentinelAdmin):
+    form = AlertForm
+    list_display = ["name_col", "state_col", "last_run_col", "next_run_col", "value_col", "trend_col",
+                    "datasource", "schedule_col", "source_file"]
+    list_display_links = ["name_col"]
+    list_filter = [StateFilter, "datasource", "schedule", "severity", "enabled", SilencedFilter]
     search_fields = ["name", "description", "query"]
-    list_select_related = ["datasource"]
+    list_select_related = ["datasource", "schedule"]
+    list_per_page = 50
+    actions = [run_selected, enable_selected, disable_selected, unsilence_selected]
     filter_horizontal = ["channels"]
-    readonly_fields = ["state", "state_since", "last_run_at", "last_status", "last_value", "firing_instances"]
     inlines = [AlertStateInline]
+    change_form_template = "admin/alerts/alert/change_form.html"
+    fieldsets = [
+        (None, {"fields": ["name", "description", "severity", "enabled"]}),
+        ("Query", {
+            "fields": ["datasource", "query"],
+            "description": "One read-only SELECT. Press <b>Test query</b> to run it now without saving: "
+                           "you see the rows and what Sentinel would decide.",
+        }),
+        ("Evaluation: how the rows become OK or a breach", {
+            "fields": ["mode", ("value_column", "operator", "threshold"), "key_columns"],
+            "description": "<b>status</b>: a <code>status</code> column says ALERT or OK. "
+                           "<b>threshold</b>: the value column compared with the threshold. "
+                           "<b>rows</b>: any row returned is a breach. With key columns each row is an instance "
+                           "of its own (per host, per customer) and fires on its own.",
+        }),
+        ("Schedule", {
+            "fields": ["schedule_text", "schedule_timezone"],
+            "description": "The next five runs are previewed as you type, in the schedule's timezone and in UTC.",
+        }),
+        ("When to tell people", {
+            "fields": ["pending_evaluations", "renotify_interval", "notify_on_recovery", "on_no_data", "on_error",
+                       "grace", "channels"],
+            "description": "A breach must repeat <i>pending evaluations</i> times before FIRING. People hear once when "
+                           "it starts, again after the re-notify interval (e.g. <code>01:00:00</code>), and once when "
+                           "it resolves. <i>No data</i> and <i>error</i> say what an empty answer or a failed query counts as.",
+        }),
+        ("Silence", {
+            "fields": ["silenced_until", "silence_reason", "silenced_by"],
+            "description": "A silenced alert keeps running and recording; only its messages are held back.",
+        }),
+        ("Message and history", {
+            "fields": ["subject_template", "body_template", "retention_days"],
+            "classes": ["collapse"],
+        }),
+    ]
+
+    # -- the list
+
+    def get_changelist_instance(self, request):
+        changelist = super().get_changelist_instance(request)
+        annotate_page(list(changelist.result_list))
+        return changelist
+
+    @admin.display(description="alert", ordering="name")
+    def name_col(self, obj):
+        extra = ""
+        if obj.firing_instances and obj.keys:
+            extra = format_html(' <span class="sn-count" title="instances firing">{} firing</span>', obj.firing_instances)
+        return format_html('<span class="sn-sev sn-sev-{}" title="{}"></span>{}{}', obj.severity, obj.severity,
+                           obj.name, extra)
+
+    @admin.display(description="state", ordering="state")
+    def state_col(self, obj):
+        shown = display_state(obj)
+        title = ""
+        if shown == "SILENCED":
+            title = f"until {obj.silenced_until:%Y-%m-%d %H:%M} UTC: {obj.silence_reason}; underlying state {obj.state}"
+        elif shown == "DISABLED":
+            title = f"last state {obj.state}"
+        under = "" if shown == obj.state else format_html(' <span class="sn-under">{}</span>', obj.state)
+        return format_html("{}{} {}", badge(shown, title), under, since_html(obj.state_since))
+
+    @admin.display(description="last run", ordering="last_run_at")
+    def last_run_col(self, obj):
+        if obj.last_run_at is None:
+            return format_html('<span class="sn-muted">{}</span>', "never")
+        return format_html('{} <span class="sn-when" title="{}">{}</span>', badge(obj.last_status),
+                           f"{obj.last_run_at:%Y-%m-%d %H:%M:%S} UTC", ago(obj.last_run_at))
+
+    @admin.display(description="next run")
+    def next_run_col(self, obj):
+        upcoming = getattr(obj, "_sn_next", None)
+        if not obj.enabled:
+            return format_html('<span class="sn-muted">{}</span>', "disabled")
+        if not upcoming:
+            return format_html('<span class="sn-muted">{}</span>', "by hand only" if obj.schedule_id is None else "-")
+        local, utc = upcoming
+        # Within a day the time says enough; further out, the weekday and date matter.
+        shown = f"{local:%H:%M}" if utc - timezone.now() < timedelta(hours=20) else f"{local:%a %d %b %H:%M}"
+        return format_html('<span title="{} UTC">{} {}</span>', f"{utc:%Y-%m-%d %H:%M}", shown, local.tzname())
+
+    @admin.display(description="value / threshold")
+    def value_col(self, obj):
+        if obj.last_value is None:
+            return format_html('<span class="sn-muted">{}</span>', "-")
+        if obj.mode == EvaluationMode.THRESHOLD and obj.threshold is not None:
+            return format_html('<span class="sn-mono">{}</span> <span class="sn-muted" title="breach when value {} {}">'
+                               '(breach {} {})</span>', short_value(obj.last_value), obj.operator,
+                               short_value(obj.threshold), obj.operator, short_value(obj.threshold))
+        return format_html('<span class="sn-mono">{}</span>', short_value(obj.last_value))
+
+    @admin.display(description="recent")
+    def trend_col(self, obj):
+        return sparkline(getattr(obj, "_sn_values", []), obj.threshold if obj.mode == EvaluationMode.THRESHOLD else None)
+
+    @admin.display(description="schedule", ordering="schedule")
+    def schedule_col(self, obj):
+        return str(obj.schedule) if obj.schedule_id else "-"
+
+    # -- the page
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["silenced_by"]
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        urls = [
+            path("<path:object_id>/run/", wrap(actions.alert_action_view(self, "run")), name="alerts_alert_run"),
+            path("<path:object_id>/enable/", wrap(actions.alert_action_view(self, "enable")), name="alerts_alert_enable"),
+            path("<path:object_id>/disable/", wrap(actions.alert_action_view(self, "disable")),
+                 name="alerts_alert_disable"),
+            path("<path:object_id>/silence/", wrap(actions.alert_action_view(self, "silence")),
+                 name="alerts_alert_silence"),
+            path("<path:object_id>/unsilence/", wrap(actions.alert_action_view(self, "unsilence")),
+                 name="alerts_alert_unsilence"),
+            path("test-query/", wrap(actions.test_query_view(self)), name="alerts_alert_test_query_new"),
+            path("<path:object_id>/test-query/", wrap(actions.test_query_view(self)), name="alerts_alert_test_query"),
+        ]
+        return urls + super().get_urls()
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        extra_context = {**(extra_context or {}), "timezones": COMMON_TIMEZONES,
+                         "silence_hours": actions.SILENCE_HOURS}
+        if object_id:
+            alert = Alert.objects.select_related("schedule", "datasource").filter(pk=object_id).first()
+            if alert is not None:
+                extra_context.update(alert_page_context(alert))
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+def annotate_page(alerts: list) -> None:
+    """Give one page of the alerts list its sparklines and next runs: one query, not one per row."""
+    values = recent_values([a.pk for a in alerts])
+    now, upcoming = timezone.now(), {}
+    for alert in alerts:
+        alert._sn_values = values.get(alert.pk, [])
+        if alert.schedule_id and alert.schedule_id not in upcoming:
+            try:
+                runs = next_runs(alert.schedule, 1, after=now)
+            except Exception:  # a schedule the preview cannot read must not break the list
+                runs = []
+            upcoming[alert.schedule_id] = runs[0] if runs else None
+        alert._sn_next = upcoming.get(alert.schedule_id)
+
+
+def alert_page_context(alert: Alert) -> dict:
+    latest = list(alert.executions.order_by("-scheduled_for")[:CHART_POINTS])
+    try:
+        upcoming = next_runs(alert.schedule, 5)
+    except Exception:
+        upcoming = []
+    return {
+        "sn_alert": alert,
+        "sn_state": display_state(alert),
+        "sn_state_badge": badge(display_state(alert)),
+        "sn_since": since_html(alert.state_since),
+        "sn_last_run": ago(alert.last_run_at) if alert.last_run_at else "never",
+        "sn_next_runs": upcoming,
+        "sn_history_rows": executions_table(latest[:HISTORY_ROWS]),
+        "sn_chart": history_chart(list(reversed(latest))),
+        "sn_chart_points": len(latest),
+        "sn_silenced": alert.is_silenced(),
+        "sn_executions_url": reverse("admin:alerts_execution_changelist") + f"?alert={alert.pk}",
+    }
+
+
+# --- executions and notifications ------------------------------------------------------
+
+
+class AlertFilter(admin.SimpleListFilter):
+    """By alert id or exact name, typed in: a list of 10,000 alert links would not help anyone."""
+
+    title = "alert"
+    parameter_name = "alert"
+    template = "admin/alerts/input_filter.html"
+
+    def lookups(self, request, model_admin):
+        return []
+
+    def has_output(self):
+        return True
+
+    def queryset(self, request, queryset):
+        value = (self.value() or "").strip()
+        if not value:
+            return queryset
+        if value.isdigit():
+            return queryset.filter(alert_id=int(value))
+        return queryset.filter(alert__name=value)
+
+    def choices(self, changelist):
+        # The other filters in force ride along as hidden inputs, so typing a name narrows them down.
+        others = [(k, v) for k, v in changelist.params.items() if k not in (self.parameter_name, "p")]
+        yield {"value": self.value() or "", "parameter_name": self.parameter_name, "others": others,
+               "clear_url": changelist.get_query_string(remove=[self.parameter_name])}
+
+
+class WhenFilter(admin.SimpleListFilter):
+    title = "tick"
+    parameter_name = "when"
+    field = "scheduled_for"
+    SPANS = {"1h": ("last hour", 1), "24h": ("last 24 hours", 24), "7d": ("last 7 days", 24 * 7),
+             "30d": ("last 30 days", 24 * 30)}
+
+    def lookups(self, request, model_admin):
+        return [(key, label) for key, (label, _) in self.SPANS.items()]
+
+    def queryset(self, request, queryset):
+        span = self.SPANS.get(self.value())
+        if span is None:
+            return queryset
+        return queryset.filter(**{f"{self.field}__gte": timezone.now() - timedelta(hours=span[1])})
 
 
 class NotificationInline(admin.TabularInline):
     model = Notification
+    fk_name = "execution"
+    verbose_name_plural = "notifications this execution caused"
     extra = 0
+    max_num = 0
     can_delete = False
     fields = ["channel", "instance_key", "event", "status", "attempts", "last_error", "sent_at"]
     readonly_fields = fields
+    show_change_link = True
 
 
 @admin.register(Execution)
-class ExecutionAdmin(admin.ModelAdmin):
-    list_display = ["alert", "scheduled_for", "trigger", "status", "duration_ms", "actual_value", "state_after"]
-    list_filter = ["status", "trigger"]
-    search_fields = ["alert__name"]
+class ExecutionAdmin(ReadOnlyAdmin):
+    list_display = ["tick", "alert_link", "status_col", "trigger", "lag", "duration_col", "value_col",
+                    "state_change", "problem"]
+    list_filter = ["status", "trigger", AlertFilter, WhenFilter]
     list_select_related = ["alert"]
-    date_hierarchy = "scheduled_for"
+    sortable_by = ["tick"]
+    # Facet counts and the full count would each scan the whole history table.
+    show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
-    readonly_fields = [f.name for f in Execution._meta.fields]
+    paginator = CappedCountPaginator
+    list_per_page = 100
     inlines = [NotificationInline]
+    fieldsets = [
+        ("Outcome", {"fields": ["alert_link", "status_col", "reason", "error_block", "value_col", "state_change"]}),
+        ("Result", {"fields": ["result_table", "row_count", "truncated", "context"]}),
+        ("Timings", {"fields": ["scheduled_for", "started_at", "finished_at", "lag", "duration_col", "trigger",
+                                "attempts", "worker", "task_id"]}),
+    ]
+    readonly_fields = ["alert_link", "status_col", "reason", "error_block", "value_col", "state_change",
+                       "result_table", "row_count", "truncated", "context", "scheduled_for", "started_at",
+                       "finished_at", "lag", "duration_col", "trigger", "attempts", "worker", "task_id"]
+
+    @admin.display(description="tick (UTC)", ordering="scheduled_for")
+    def tick(self, obj):
+        return format_html('<span title="{}">{}</span>', ago(obj.scheduled_for), f"{obj.scheduled_for:%Y-%m-%d %H:%M:%S}")
+
+    @admin.display(description="alert")
+    def alert_link(self, obj):
+        url = reverse("admin:alerts_alert_change", args=[obj.alert_id])
+        return format_html('<a href="{}">{}</a>', url, obj.alert.name)
+
+    @admin.display(description="status")
+    def status_col(self, obj):
+        return badge(obj.status)
+
+    @admin.display(description="lag")
+    def lag(self, obj):
+        return execution_lag(obj)
+
+    @admin.display(description="duration")
+    def duration_col(self, obj):
+        return duration(obj.duration_ms)
+
+    @admin.display(description="value / threshold")
+    def value_col(self, obj):
+        if obj.threshold is None:
+            return short_value(obj.actual_value)
+        return f"{short_value(obj.actual_value)} / {short_value(obj.threshold)}"
+
+    @admin.display(description="state")
+    def state_change(self, obj):
+        if not obj.state_after:
+            return "-"
+        if obj.state_before == obj.state_after:
+            return obj.state_after
+        return format_html("{} → <b>{}</b>", obj.state_before or "-", obj.state_after)
+
+    @admin.display(description="error / reason")
+    def problem(self, obj):
+        text = obj.error or obj.reason
+        return format_html('<span class="sn-errtext" title="{}">{}</span>', text, short_value(text, 80)) if text else ""
+
+    @admin.display(description="error")
+    def error_block(self, obj):
+        return format_html('<pre class="sn-error-block">{}</pre>', obj.error) if obj.error else "-"
+
+    @admin.display(description="result rows")
+    def result_table(self, obj):
+        note = ""
+        if obj.row_count is not None and obj.row_count > len(obj.preview):
+            note = format_html('<p class="sn-muted">First {} of {} rows.</p>', len(obj.preview), obj.row_count)
+        return format_html("{}{}", preview_table(obj.columns, obj.preview), note)
 
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
+    max_num = 0
     can_delete = False
     fields = ["started_at", "ok", "status_code", "duration_ms", "error"]
     readonly_fields = fields
 
 
+class CreatedWhenFilter(WhenFilter):
+    title = "created"
+    field = "created_at"
+
+
 @admin.register(Notification)
-class NotificationAdmin(admin.ModelAdmin):
-    list_display = ["alert", "instance_key", "event", "channel", "status", "attempts", "created_at", "sent_at"]
-    list_filter = ["status", "event", "channel"]
+class NotificationAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "alert_link", "instance_key", "event", "channel", "status_col", "attempts",
+                    "sent_at", "error_short"]
+    list_filter = ["status", "event", "channel", CreatedWhenFilter]
     list_select_related = ["alert", "channel"]
+    sortable_by = ["created_at"]
+    show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
-    readonly_fields = [f.name for f in Notification._meta.fields]
+    paginator = CappedCountPaginator
+    list_per_page = 100
+    readonly_fields = ["alert_link", "execution_link", "channel", "instance_key", "event", "status_col", "attempts",
+                       "last_error", "next_attempt_at", "claimed_at", "sent_at", "created_at", "payload"]
+    fields = readonly_fields
     inlines = [DeliveryAttemptInline]
+
+    @admin.display(description="alert")
+    def alert_link(self, obj):
+        return format_html('<a href="{}">{}</a>', reverse("admin:alerts_alert_change", args=[obj.alert_id]),
+                           obj.alert.name)
+
+    @admin.display(description="execution")
+    def execution_link(self, obj):
+        return format_html('<a href="{}">execution {}</a>',
+                           reverse("admin:alerts_execution_change", args=[obj.execution_id]), obj.execution_id)
+
+    @admin.display(description="status")
+    def status_col(self, obj):
+        return badge(obj.status)
+
+    @admin.display(description="last error")
+    def error_short(self, obj):
+        return short_value(obj.last_error, 80) if obj.last_error else ""
+
+
+def executions_table(executions) -> str:
+    """The alert page's latest runs."""
+    rows = format_html_join(
+        "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="sn-mono">{}</td>'
+            '<td class="sn-errtext">{}</td></tr>',
+        ((reverse("admin:alerts_execution_change", args=[e.pk]), f"{e.scheduled_for:%Y-%m-%d %H:%M:%S}",
+          badge(e.status), e.trigger, execution_lag(e), duration(e.duration_ms), short_value(e.actual_value),
+          short_value(e.error or e.reason, 100)) for e in executions),
+    )
+    return rows

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MinValueValidator, RegexValidator
 from django.db import models
 from django.utils import timezone
 
@@ -143,6 +143,10 @@ class Channel(models.Model):
     config = models.JSONField(default=dict, blank=True)
     enabled = models.BooleanField(default=True)
     source_file = models.CharField(max_length=500, blank=True)
+    # Delivery health, kept by alerts.delivery: notifications that failed for good in a row.
+    failure_streak = models.PositiveIntegerField(default=0, editable=False)
+    last_failure_at = models.DateTimeField(null=True, blank=True, editable=False)
+    last_failure = models.TextField(blank=True, editable=False, help_text="Secrets scrubbed.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -151,6 +155,10 @@ class Channel(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.kind})"
+
+    @property
+    def is_failing(self) -> bool:
+        return self.failure_streak >= settings.SENTINEL_CHANNEL_FAILING_AFTER
 
 
 class Alert(models.Model):
@@ -180,6 +188,11 @@ class Alert(models.Model):
     on_no_data = models.CharField(max_length=10, choices=NoDataPolicy.choices, default=NoDataPolicy.NO_DATA)
     on_error = models.CharField(max_length=10, choices=ErrorPolicy.choices, default=ErrorPolicy.ERROR)
     grace = models.DurationField(null=True, blank=True, help_text="Runs starting later than this are MISSED.")
+    # History: older executions (and their notifications) are pruned by alerts.retention.
+    retention_days = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="Keep this alert's history this many days; empty: SENTINEL_RETENTION_DAYS (default 90).",
+    )
 
     channels = models.ManyToManyField(Channel, blank=True, related_name="alerts")
     subject_template = models.CharField(max_length=500, blank=True)
@@ -285,6 +298,9 @@ class Execution(models.Model):
         indexes = [
             models.Index(fields=["alert", "-scheduled_for"], name="execution_latest_by_alert"),
             models.Index(fields=["status", "-scheduled_for"], name="execution_by_status"),
+            # The admin's Executions list: newest first, across all alerts.
+            models.Index(fields=["-scheduled_for", "-id"], name="execution_recent_first"),
+            models.Index(fields=["finished_at"], name="execution_by_finished_at"),  # /metrics window
         ]
         ordering = ["-scheduled_for"]
 
@@ -309,6 +325,7 @@ class Notification(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True, help_text="When the current send began (SENDING).")
     sent_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
@@ -321,6 +338,7 @@ class Notification(models.Model):
         indexes = [
             models.Index(fields=["status", "created_at"], name="notification_by_status"),
             models.Index(fields=["channel", "-created_at"], name="notification_by_channel"),
+            models.Index(fields=["created_at"], name="notification_by_created_at"),  # /metrics window
         ]
         ordering = ["-created_at"]
 

@@ -73,6 +73,12 @@ def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *,
     claim, execution = claim_tick(alert, scheduled_for, trigger, task_id)
     if claim in (Claim.BUSY, Claim.DONE):
         return execution if claim == Claim.DONE else None
+    return run_claimed(alert, execution)
+
+
+def run_claimed(alert: Alert, execution: Execution) -> Execution:
+    """The run after its claim. The API claims first and queues this, so it can answer with the execution id."""
+    scheduled_for, trigger = execution.scheduled_for, execution.trigger
     now = timezone.now()
     if execution.attempts > MAX_ATTEMPTS:
         return _finish(execution, ExecutionStatus.ERROR,
@@ -219,8 +225,9 @@ def record(alert: Alert, execution: Execution, result: QueryResult | None, evalu
         )
         notifications = _notify(alert, execution, notices, known, now)
     log.info(
-        "alert=%s execution=%s tick=%s status=%s state=%s->%s notifications=%d",
-        alert.name, execution.pk, execution.scheduled_for.isoformat(), status, before, after, len(notifications),
+        "alert=%s alert_id=%s execution=%s tick=%s status=%s state=%s->%s notifications=%d",
+        alert.name, alert.pk, execution.pk, execution.scheduled_for.isoformat(), status, before, after,
+        len(notifications),
     )
     return execution
 
@@ -305,6 +312,11 @@ def message_payload(alert: Alert, execution: Execution, event: str, outcome: Out
             "columns": execution.columns,
             "rows": execution.preview[:5],
         },
+        # event_at also dates the message's signed silence links (alerts/links.py).
+        "times": {
+            "event_at": timezone.now().isoformat(),
+            "state_since": state.since.isoformat() if state.since else None,
+        },
         "links": {
             "alert": f"{base}/admin/alerts/alert/{alert.pk}/change/",
             "execution": f"{base}/admin/alerts/execution/{execution.pk}/change/",
@@ -320,7 +332,7 @@ def _finish(execution: Execution, status: str, reason: str) -> Execution:
     if status == ExecutionStatus.ERROR:
         execution.error = reason
     execution.save()
-    log.info("alert=%s execution=%s tick=%s status=%s reason=%s", execution.alert_id, execution.pk,
+    log.info("alert_id=%s execution=%s tick=%s status=%s reason=%s", execution.alert_id, execution.pk,
              execution.scheduled_for.isoformat(), status, reason)
     return execution
 

@@ -12,8 +12,29 @@ def run_alert(alert_id: int, scheduled_for: str) -> None:
     runner.run_by_id(alert_id, parse_datetime(scheduled_for), Trigger.SCHEDULE, task_id=run_alert.request.id or "")
 
 
+@shared_task(name="alerts.run_claimed", acks_late=True)
+def run_claimed(execution_id: int) -> None:
+    from .api.running import run_queued
+
+    run_queued(execution_id, task_id=run_claimed.request.id or "")
+
+
 @shared_task(name="alerts.deliver", acks_late=True)
 def deliver(notification_id: int) -> None:
     outcome = delivery.deliver(notification_id)
     if outcome.retry_in is not None:
         deliver.apply_async((notification_id,), countdown=outcome.retry_in)
+
+
+@shared_task(name="alerts.recover_deliveries")
+def recover_deliveries() -> None:
+    recovery = delivery.recover_stalled()
+    for notification_id in recovery.resent + recovery.requeued:
+        deliver.delay(notification_id)
+
+
+@shared_task(name="alerts.prune_history")
+def prune_history() -> None:
+    from . import retention
+
+    retention.prune()

@@ -7,3 +7,5 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sentinel_project.settings")
 app = Celery("sentinel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+from . import celery_signals  # noqa: E402,F401  (sent-at stamps, JSON logs)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 from .env import env, envbool, envint, envlist, envsecret
 
@@ -30,11 +31,16 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_celery_beat",
+    "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
     "schedules",
     "alerts",
 ]
 
 MIDDLEWARE = [
+    # Answers /healthz, /readyz and /metrics before the Host check: probes come by IP.
+    "sentinel_project.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn: no separate web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -100,6 +106,11 @@ EMAIL_USE_SSL = envbool("SMTP_USE_SSL", False)
 EMAIL_TIMEOUT = envint("SMTP_TIMEOUT", 30)
 DEFAULT_FROM_EMAIL = env("SMTP_FROM") or env("SMTP_FROM_ADDRESS") or "sentinel@localhost"
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# EMAIL_URL (smtp://, smtp+tls://, smtps://, console://; see email_url.py) wins over SMTP_*.
+if envsecret("EMAIL_URL"):
+    from .email_url import parse_email_url
+
+    globals().update(parse_email_url(envsecret("EMAIL_URL")))
 
 # --- Celery ---
 REDIS_URL = env("REDIS_URL")
@@ -138,8 +149,13 @@ CELERY_TASK_ROUTES = {
     "schedules.fire_schedule": {"queue": "schedules"},
     "alerts.run_alert": {"queue": "alerts"},
     "alerts.deliver": {"queue": "notifications"},
+    "alerts.recover_deliveries": {"queue": "notifications"},
 }
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Settles notifications whose worker died mid-send and re-enqueues lost retries (alerts.delivery).
+CELERY_BEAT_SCHEDULE = {
+    "sentinel-recover-deliveries": {"task": "alerts.recover_deliveries", "schedule": 60.0},
+}
 # Beat sends a tick that is up to this late instead of dropping it.
 CELERY_BEAT_CRON_STARTING_DEADLINE = envint("CELERY_BEAT_CRON_STARTING_DEADLINE", 300)
 CELERY_TASK_ALWAYS_EAGER = envbool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -154,12 +170,19 @@ SENTINEL_PREVIEW_CELL_CHARS = envint("SENTINEL_PREVIEW_CELL_CHARS", 500)
 # Extra time beyond the query timeout before a RUNNING execution counts as abandoned.
 SENTINEL_LEASE_MARGIN = timedelta(seconds=envint("SENTINEL_LEASE_MARGIN_SECONDS", 60))
 
-LOG_LEVEL = env("LOG_LEVEL", "INFO")
+LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
+# json: one JSON object per line, with alert/execution/notification ids as fields.
+LOG_FORMAT = env("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: use plain or json")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "sentinel_project.logs.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": "WARNING"},
     "loggers": {
         "sentinel": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
@@ -172,14 +195,71 @@ if SENTRY_DSN:
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
 
+    from .sentry import scrub_breadcrumb, scrub_event
+
     sentry_sdk.init(
         dsn=SENTRY_DSN,
         integrations=[DjangoIntegration(), CeleryIntegration(monitor_beat_tasks=True)],
         send_default_pii=False,
+        # Datasource and webhook URLs, tokens and passwords never leave (sentinel_project/sentry.py).
+        before_send=scrub_event,
+        before_send_transaction=scrub_event,
+        before_breadcrumb=scrub_breadcrumb,
         environment=env("SENTRY_ENVIRONMENT", "production"),
     )
 
-# Delivery retries: about 6 attempts over ~15 minutes (15 s, 30 s, 1 min, 2 min, 4 min, 8 min).
+# Delivery retries: 6 attempts over about 15 minutes (waits of 30 s, 1, 2, 4 and 8 min, each +-20 % jitter).
 SENTINEL_DELIVERY_MAX_ATTEMPTS = envint("SENTINEL_DELIVERY_MAX_ATTEMPTS", 6)
-SENTINEL_DELIVERY_BACKOFF_BASE = envint("SENTINEL_DELIVERY_BACKOFF_BASE", 15)
+SENTINEL_DELIVERY_BACKOFF_BASE = envint("SENTINEL_DELIVERY_BACKOFF_BASE", 30)
 SENTINEL_DELIVERY_BACKOFF_MAX = envint("SENTINEL_DELIVERY_BACKOFF_MAX", 480)
+# Seconds a notifier waits for a receiver (HTTP read, SMTP) before the attempt counts as failed.
+SENTINEL_DELIVERY_TIMEOUT = envint("SENTINEL_DELIVERY_TIMEOUT", 10)
+# A notification SENDING longer than this lost its worker mid-send (see docs/notifications.md).
+SENTINEL_DELIVERY_STALLED_AFTER = timedelta(seconds=envint("SENTINEL_DELIVERY_STALLED_AFTER_SECONDS", 300))
+# Webhooks to private and loopback addresses (self-hosted receivers); metadata addresses are always refused.
+SENTINEL_WEBHOOK_ALLOW_PRIVATE = envbool("SENTINEL_WEBHOOK_ALLOW_PRIVATE", True)
+# A channel whose notifications failed for good this many times in a row is flagged in the admin.
+SENTINEL_CHANNEL_FAILING_AFTER = envint("SENTINEL_CHANNEL_FAILING_AFTER", 3)
+# How long the silence links in a message keep working.
+SENTINEL_SILENCE_LINK_HOURS = envint("SENTINEL_SILENCE_LINK_HOURS", 72)
+
+# --- operations: health, metrics, retention (docs/operating.md) ---
+# /readyz fails when beat's heartbeat is older than this, or a queue's oldest message waits longer.
+SENTINEL_BEAT_MAX_AGE_SECONDS = envint("SENTINEL_BEAT_MAX_AGE_SECONDS", 180)
+SENTINEL_QUEUE_MAX_AGE_SECONDS = envint("SENTINEL_QUEUE_MAX_AGE_SECONDS", 300)
+SENTINEL_WORKER_PING_TIMEOUT = float(envint("SENTINEL_WORKER_PING_TIMEOUT_MS", 1500)) / 1000
+# Which checks /readyz runs when the request does not say (?checks=database,broker); empty: all.
+SENTINEL_READY_CHECKS = env("SENTINEL_READY_CHECKS", "")
+# Set to require `Authorization: Bearer <token>` on /metrics.
+SENTINEL_METRICS_TOKEN = envsecret("SENTINEL_METRICS_TOKEN")
+SENTINEL_METRICS_WINDOW_SECONDS = envint("SENTINEL_METRICS_WINDOW_SECONDS", 300)
+# Executions (with their notifications) older than this are pruned; Alert.retention_days overrides.
+SENTINEL_RETENTION_DAYS = envint("SENTINEL_RETENTION_DAYS", 90)
+SENTINEL_RETENTION_BATCH_SIZE = envint("SENTINEL_RETENTION_BATCH_SIZE", 500)
+# One pruning run stops after this long and carries on at its next run.
+SENTINEL_RETENTION_MAX_SECONDS = envint("SENTINEL_RETENTION_MAX_SECONDS", 120)
+
+# --- REST API (alerts/api, docs/api.md) ---
+REST_FRAMEWORK = {
+    # Token first: a request without credentials gets 401 with `WWW-Authenticate: Token`.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "rest_framework.authentication.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["alerts.api.permissions.ReadOrChangeWithPermission"],
+    "DEFAULT_PAGINATION_CLASS": "alerts.api.pagination.Pages",
+    "DEFAULT_SCHEMA_CLASS": "alerts.api.openapi.SentinelAutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Sentinel API",
+    "DESCRIPTION": "SQL alerts: definitions, runs, executions, notifications. Token authentication: "
+                   "`Authorization: Token <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "ExecutionStatusEnum": "alerts.models.ExecutionStatus",
+        "NotificationStatusEnum": "alerts.models.NotificationStatus",
+        "StateEnum": "alerts.models.State",
+    },
+}

@@ -14,6 +14,11 @@ SUBCOMMANDS = [
     "silence",
     "unsilence",
     "demo",
+    "validate",
+    "apply",
+    "export",
+    "healthcheck",
+    "test_channel",
 ]
 
 

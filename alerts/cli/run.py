@@ -3,18 +3,27 @@ from django.utils import timezone
 from alerts import runner
 from alerts.models import ExecutionStatus, Trigger
 
-from .common import get_alert
+from .common import UsageError, get_alert
 
 name = "run"
 help = "Run a stored alert now and print its outcome (exit 1 on ERROR or TIMEOUT)."
 
 
 def add_arguments(parser):
-    parser.add_argument("alert", metavar="NAME", help="the alert's name")
+    parser.add_argument("alert", metavar="NAME", nargs="?", help="the alert's name (not with --file)")
     parser.add_argument("--dry-run", action="store_true", help="query and evaluate; change and send nothing")
+    # --file: run alerts straight from a file, storing nothing (alerts/cli/run_file.py).
+    parser.add_argument("--file", metavar="FILE", help="run the alerts of this file without storing anything")
+    parser.add_argument("--alert", dest="file_alert", metavar="NAME", help="with --file: only this alert")
 
 
 def handle(options, out) -> int:
+    if options.get("file") or options.get("file_alert"):
+        from .run_file import handle_file
+
+        return handle_file(options, out)
+    if not options["alert"]:
+        raise UsageError("Give an alert's NAME, or --file FILE.")
     alert = get_alert(options["alert"])
     if options["dry_run"]:
         dry = runner.run(alert, timezone.now(), Trigger.CLI, dry_run=True)

@@ -3,6 +3,8 @@ NotifierError saying whether trying again could help."""
 
 from dataclasses import dataclass
 
+from ..secrets import MissingVariable, expand
+
 
 class NotifierError(Exception):
     def __init__(self, message: str, *, permanent: bool = False, status_code: int | None = None):
@@ -13,10 +15,16 @@ class NotifierError(Exception):
 
 @dataclass(frozen=True)
 class Message:
-    """One event about one alert instance, as the runner fixed it (see runner.message_payload)."""
+    """One event about one alert instance, as the runner fixed it (see runner.message_payload).
+
+    `idempotency_key` is derived from the notification, so every retry of it carries
+    the same key; the templates are the alert's own overrides (empty: the defaults)."""
 
     notification_id: int
     payload: dict
+    idempotency_key: str = ""
+    subject_template: str = ""
+    body_template: str = ""
 
     @property
     def event(self) -> str:
@@ -34,14 +42,60 @@ class Message:
 
 
 class Notifier:
+    """One channel kind. `fields` names the config keys it understands; `secret_fields`
+    the ones whose expanded values must never be shown (URLs with tokens, keys)."""
+
     kind = ""
+    label = ""
+    required: tuple[str, ...] = ()
+    optional: tuple[str, ...] = ()
+    secret_fields: tuple[str, ...] = ()
 
     def __init__(self, config: dict):
-        self.config = config
+        self.config = config or {}
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message) -> str | None:
+        """Deliver the message; return a short description of what the receiver said."""
         raise NotImplementedError
+
+    @classmethod
+    def validate(cls, config: dict) -> dict[str, str]:
+        """Field -> what is wrong with it. Values holding ${VAR} are checked for shape only."""
+        errors = {}
+        for name in cls.required:
+            value = config.get(name)
+            if value is None or (isinstance(value, (str, list)) and not value):
+                errors[name] = f"Required for a {cls.kind} channel."
+        known = set(cls.required) | set(cls.optional) | {"channel", "kind", "name"}
+        for name in sorted(set(config) - known):
+            allowed = ", ".join(cls.required + cls.optional) or "no settings"
+            errors[name] = f"Unknown setting for a {cls.kind} channel (it takes {allowed})."
+        return errors
+
+    def setting(self, name: str, default: str = "") -> str:
+        """The config value with ${VAR} expanded; a missing variable is a permanent error."""
+        raw = self.config.get(name, default)
+        return default if raw is None else self.expand_value(raw, name)
+
+    def expand_value(self, raw, name: str) -> str:
+        try:
+            return expand(str(raw), where=f"{self.kind} channel setting {name!r}")
+        except MissingVariable as exc:
+            raise NotifierError(str(exc), permanent=True) from None
 
     def secrets(self) -> list[str]:
         """Values from the config that must never appear in errors or logs."""
-        return []
+        values = []
+        for name in self.secret_fields:
+            try:
+                value = self.setting(name)
+            except NotifierError:
+                continue
+            values.append(value)
+            # A URL's path and query are where the tokens live (Slack, Teams hooks).
+            if "://" in value:
+                rest = value.split("://", 1)[1]
+                path = rest.split("/", 1)[1] if "/" in rest else ""
+                if len(path) >= 8:
+                    values.append(path)
+        return values

@@ -1,0 +1,217 @@
+"""What the admin's buttons do: run now, enable, disable, silence, unsilence,
+test query, test connection, test a channel. Each says what it did (a message)
+and is written to the admin log."""
+
+import time
+from datetime import datetime, timedelta
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.views.decorators.http import require_POST
+
+from . import runner
+from .admin_display import short_value
+from .models import Alert, Channel, Datasource, ExecutionStatus, Trigger
+from .querying import QueryError, run_query
+
+SILENCE_HOURS = (1, 4, 24)
+
+
+def _change_url(obj) -> str:
+    return reverse(f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk])
+
+
+def _back(request, obj) -> HttpResponseRedirect:
+    """Back where the button was pressed (the list or the page), never off-site."""
+    target = request.POST.get("next", "")
+    if not target.startswith("/admin/"):
+        target = _change_url(obj)
+    return HttpResponseRedirect(target)
+
+
+def _require_change(model_admin, request, obj=None):
+    if not model_admin.has_change_permission(request, obj):
+        raise PermissionDenied
+
+
+# --- alerts -------------------------------------------------------------------
+
+
+def run_now(alert: Alert) -> tuple[int, str]:
+    """Run the alert for the current moment, as the CLI does; (message level, what happened)."""
+    execution = runner.run(alert, timezone.now(), Trigger.MANUAL)
+    if execution is None:
+        return messages.WARNING, f"{alert.name}: another run of this moment is in progress; nothing was started."
+    said = f"Ran {alert.name}: {execution.status}"
+    if execution.actual_value is not None:
+        said += f", value {short_value(execution.actual_value)}"
+        if execution.threshold is not None:
+            said += f" (threshold {short_value(execution.threshold)})"
+    if execution.state_before != execution.state_after and execution.state_after:
+        said += f", state {execution.state_before} → {execution.state_after}"
+    sent = execution.notifications.count()
+    if sent:
+        said += f", {sent} notification{'s' if sent != 1 else ''}"
+    said += f" (execution {execution.pk}, {execution.duration_ms or 0:.0f} ms)."
+    if execution.error or execution.reason:
+        said += f" {execution.error or execution.reason}"
+    bad = execution.status in (ExecutionStatus.ERROR, ExecutionStatus.TIMEOUT)
+    return (messages.ERROR if bad else messages.SUCCESS), said
+
+
+def set_enabled(alert: Alert, enabled: bool) -> str:
+    Alert.objects.filter(pk=alert.pk).update(enabled=enabled, updated_at=timezone.now())
+    alert.enabled = enabled
+    return f"{alert.name} {'enabled: it runs on its schedule again' if enabled else 'disabled: it will not run until enabled'}."
+
+
+def silence(alert: Alert, until: datetime, reason: str, who: str) -> str:
+    alert.silenced_until, alert.silence_reason, alert.silenced_by = until, reason, who
+    alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+    return (f"{alert.name} silenced until {until:%Y-%m-%d %H:%M} UTC ({reason}); it keeps running and recording, "
+            f"messages resume when the silence ends.")
+
+
+def unsilence(alert: Alert) -> str:
+    was = alert.is_silenced()
+    alert.silenced_until, alert.silence_reason, alert.silenced_by = None, "", ""
+    alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+    return f"{alert.name} unsilenced: messages go out again." if was else f"{alert.name} was not silenced."
+
+
+def read_silence(post) -> tuple[datetime | None, str, str]:
+    """(until, reason, problem) from the silence form: 1/4/24 hours or 'until' a time (UTC)."""
+    reason = " ".join(post.get("reason", "").split())[:500]
+    choice = post.get("duration", "")
+    if not reason:
+        return None, reason, "Say why you silence it (a reason is required): the next on-call reads it."
+    now = timezone.now()
+    if choice == "until":
+        text = post.get("until", "").strip()
+        until = parse_datetime(text.replace("T", " ")) if text else None
+        if until is None:
+            return None, reason, f"Cannot read the end of the silence {text!r}: use YYYY-MM-DD HH:MM (UTC)."
+        if timezone.is_naive(until):
+            until = timezone.make_aware(until, timezone.get_fixed_timezone(0))
+        if until <= now:
+            return None, reason, f"The silence would end at {until:%Y-%m-%d %H:%M} UTC, which has passed."
+        return until, reason, ""
+    try:
+        hours = int(choice.rstrip("h"))
+    except ValueError:
+        hours = 0
+    if hours not in SILENCE_HOURS:
+        return None, reason, f"Choose 1 h, 4 h, 24 h or a time to silence until (got {choice!r})."
+    return now + timedelta(hours=hours), reason, ""
+
+
+def who(request) -> str:
+    return f"admin:{request.user.get_username()}"
+
+
+def alert_action_view(model_admin, action: str):
+    @require_POST
+    def view(request, object_id):
+        alert = get_object_or_404(Alert.objects.select_related("datasource", "schedule"), pk=object_id)
+        _require_change(model_admin, request, alert)
+        if action == "run":
+            level, said = run_now(alert)
+        elif action in ("enable", "disable"):
+            level, said = messages.SUCCESS, set_enabled(alert, action == "enable")
+        elif action == "unsilence":
+            level, said = messages.SUCCESS, unsilence(alert)
+        else:  # silence
+            until, reason, problem = read_silence(request.POST)
+            if problem:
+                messages.error(request, f"{alert.name} was not silenced: {problem}")
+                return _back(request, alert)
+            level, said = messages.SUCCESS, silence(alert, until, reason, who(request))
+        model_admin.log_change(request, alert, said)
+        messages.add_message(request, level, said)
+        return _back(request, alert)
+
+    return view
+
+
+def test_query_view(model_admin):
+    """POST the alert form: run it as a dry run (nothing saved, no state changed) and
+    return an HTML fragment with the rows and the evaluated outcome."""
+
+    @require_POST
+    def view(request, object_id=None):
+        instance = None
+        if object_id is not None:
+            instance = get_object_or_404(Alert, pk=object_id)
+            if not model_admin.has_change_permission(request, instance):
+                raise PermissionDenied
+        elif not model_admin.has_add_permission(request):
+            raise PermissionDenied
+        form_class = model_admin.get_form(request, instance, change=instance is not None)
+        form = form_class(request.POST, instance=instance)
+        form.is_valid()
+        needed = ["datasource", "query", "mode", "value_column", "operator", "threshold", "key_columns",
+                  "pending_evaluations", "on_no_data", "on_error"]
+        problems = {name: form.errors[name] for name in needed if name in form.errors}
+        context = {**model_admin.admin_site.each_context(request), "problems": problems, "dry": None}
+        if not problems:
+            alert = form.unsaved_alert()
+            started = time.monotonic()
+            dry = runner.run(alert, timezone.now(), Trigger.MANUAL, dry_run=True)
+            context.update(dry=dry, alert=alert, took_ms=(time.monotonic() - started) * 1000,
+                           moves=[(key, moved.state.state, [n for n in moved.notices])
+                                  for key, moved in dry.transitions.items()])
+        return TemplateResponse(request, "admin/alerts/alert/dry_run.html", context,
+                                status=400 if problems else 200)
+
+    return view
+
+
+# --- datasources and channels ---------------------------------------------------
+
+
+def test_connection_view(model_admin):
+    @require_POST
+    def view(request, object_id):
+        datasource = get_object_or_404(Datasource, pk=object_id)
+        _require_change(model_admin, request, datasource)
+        try:
+            result = run_query(datasource, "SELECT 1")
+        except QueryError as exc:
+            said = f"Could not reach {datasource.name}: {exc}"
+            messages.error(request, said)
+        else:
+            said = f"Connected to {datasource.name}: SELECT 1 answered in {result.duration_ms:.0f} ms."
+            messages.success(request, said)
+        model_admin.log_change(request, datasource, said)
+        return _back(request, datasource)
+
+    return view
+
+
+def test_channel_view(model_admin):
+    @require_POST
+    def view(request, object_id):
+        channel = get_object_or_404(Channel, pk=object_id)
+        _require_change(model_admin, request, channel)
+        try:
+            from .notifiers import NotifierError, send_test
+        except ImportError:  # pragma: no cover - the notifications module predates this view
+            messages.error(request, "This version cannot send test messages.")
+            return _back(request, channel)
+        try:
+            said = send_test(channel)
+        except NotifierError as exc:
+            said = f"Test message through {channel.name} failed: {exc}"
+            messages.error(request, said)
+        else:
+            messages.success(request, said)
+        model_admin.log_change(request, channel, said)
+        return _back(request, channel)
+
+    return view

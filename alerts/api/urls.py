@@ -1,0 +1,20 @@
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from . import views
+
+# No trailing slashes: POST /api/alerts/{name}/run, as the docs write it.
+router = DefaultRouter(trailing_slash=False)
+router.register("alerts", views.AlertViewSet)
+router.register("executions", views.ExecutionViewSet)
+router.register("notifications", views.NotificationViewSet)
+router.register("datasources", views.DatasourceViewSet)
+router.register("channels", views.ChannelViewSet)
+router.register("schedules", views.ScheduleViewSet)
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("", include(router.urls)),
+]

@@ -1,0 +1,216 @@
+from django.db import transaction
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from schedules.models import Schedule
+
+from .. import runner
+from ..models import Alert, Channel, Datasource, Execution, Notification, Trigger
+from . import serializers as s
+from .running import start_run
+
+NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+
+
+def filters(serializer_class, request) -> dict:
+    serializer = serializer_class(data=request.query_params)
+    serializer.is_valid(raise_exception=True)
+    return {k: v for k, v in serializer.validated_data.items() if v is not None}
+
+
+def params_of(serializer_class) -> list[OpenApiParameter]:
+    return [OpenApiParameter(name, _type_of(field), required=False, description=field.help_text or "",
+                             enum=list(field.choices) if hasattr(field, "choices") else None)
+            for name, field in serializer_class().fields.items()]
+
+
+def _type_of(field):
+    from rest_framework import serializers as f
+
+    if isinstance(field, f.BooleanField):
+        return OpenApiTypes.BOOL
+    if isinstance(field, f.IntegerField):
+        return OpenApiTypes.INT
+    if isinstance(field, f.DateTimeField):
+        return OpenApiTypes.DATETIME
+    return OpenApiTypes.STR
+
+
+@extend_schema_view(list=extend_schema(parameters=params_of(s.AlertFilter)))
+class AlertViewSet(viewsets.ModelViewSet):
+    """Alerts: the same keys as a config file's alerts:, plus their current state (read-only)."""
+
+    queryset = Alert.objects.select_related("datasource", "schedule").prefetch_related("channels").order_by("name")
+    serializer_class = s.AlertSerializer
+    lookup_field = "name"
+    lookup_value_regex = NAME
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            return queryset
+        wanted = filters(s.AlertFilter, self.request)
+        if "state" in wanted:
+            queryset = queryset.filter(state=wanted["state"])
+        if "datasource" in wanted:
+            queryset = queryset.filter(datasource__name=wanted["datasource"])
+        if "enabled" in wanted:
+            queryset = queryset.filter(enabled=wanted["enabled"])
+        return queryset
+
+    @transaction.atomic
+    def perform_create(self, serializer):
+        serializer.save()
+
+    @transaction.atomic
+    def perform_update(self, serializer):
+        serializer.save()
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Query and evaluate now, answer "
+                                     "with the outcome; record and send nothing.")],
+        responses={202: s.RunStarted, 200: s.DryRunResult},
+    )
+    @action(detail=True, methods=["post"])
+    def run(self, request, name=None):
+        """Run the alert now. Answers 202 with the execution id at once; a worker runs it."""
+        alert = self.get_object()
+        if request.query_params.get("dry_run", "").lower() in ("1", "true", "yes"):
+            dry = runner.run(alert, timezone.now(), Trigger.API, dry_run=True)
+            result = dry.result
+            body = {
+                "alert": alert.name, "dry_run": True, "status": dry.status, "value": dry.evaluation.value,
+                "threshold": dry.evaluation.threshold, "error": dry.evaluation.error,
+                "columns": list(result.columns) if result else [],
+                "rows": [list(r) for r in runner.preview(result.rows)] if result else [],
+                "transitions": [{"key": key, "state": moved.state.state, "events": [n.event for n in moved.notices]}
+                                for key, moved in dry.transitions.items()],
+            }
+            return Response(s.DryRunResult(body).data)
+        with transaction.atomic():
+            execution = start_run(alert)
+        if execution is None:
+            return Response({"detail": "A run of this alert was asked for at this very moment; try again."},
+                            status=status.HTTP_409_CONFLICT)
+        url = request.build_absolute_uri(f"/api/executions/{execution.pk}")
+        return Response(s.RunStarted({"execution_id": execution.pk, "alert": alert.name, "status": execution.status,
+                                      "url": url}).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses=s.AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def enable(self, request, name=None):
+        return self._set_enabled(True)
+
+    @extend_schema(request=None, responses=s.AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def disable(self, request, name=None):
+        return self._set_enabled(False)
+
+    def _set_enabled(self, enabled: bool):
+        alert = self.get_object()
+        alert.enabled = enabled
+        alert.save(update_fields=["enabled", "updated_at"])
+        return Response(s.AlertSerializer(alert).data)
+
+    @extend_schema(request=s.SilenceSerializer, responses=s.AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def silence(self, request, name=None):
+        """Silence notifications until a time or for a while; the alert keeps running and recording."""
+        alert = self.get_object()
+        body = s.SilenceSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        alert.silenced_until = body.validated_data["until"]
+        alert.silence_reason = body.validated_data["reason"]
+        alert.silenced_by = f"api:{request.user.get_username()}"
+        alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+        return Response(s.AlertSerializer(alert).data)
+
+    @extend_schema(request=None, responses=s.AlertSerializer)
+    @action(detail=True, methods=["post"])
+    def unsilence(self, request, name=None):
+        alert = self.get_object()
+        alert.silenced_until, alert.silence_reason, alert.silenced_by = None, "", ""
+        alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+        return Response(s.AlertSerializer(alert).data)
+
+    @extend_schema(responses=s.AlertSchedule)
+    @action(detail=True, methods=["get"])
+    def schedule(self, request, name=None):
+        """Whether and when the alert runs: its cron, time zone, next run and the five after."""
+        alert = self.get_object()
+        schedule = alert.schedule
+        upcoming = s.runs(schedule, 5) if schedule and alert.enabled else []
+        body = {
+            "alert": alert.name, "enabled": alert.enabled,
+            "schedule": s.schedule_text(schedule) if schedule else None,
+            "cron": schedule.cron if schedule else "",
+            "interval_seconds": schedule.interval_seconds if schedule else None,
+            "timezone": schedule.timezone if schedule else None,
+            "next_run": upcoming[0] if upcoming else None,
+            "next_runs": upcoming,
+        }
+        return Response(s.AlertSchedule(body).data)
+
+
+@extend_schema_view(list=extend_schema(parameters=params_of(s.ExecutionFilter)))
+class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every run of every alert, newest first."""
+
+    queryset = Execution.objects.select_related("alert").order_by("-scheduled_for", "-id")
+    serializer_class = s.ExecutionSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            return queryset
+        wanted = filters(s.ExecutionFilter, self.request)
+        lookups = {"alert": "alert__name", "status": "status", "trigger": "trigger", "since": "scheduled_for__gte",
+                   "until": "scheduled_for__lt"}
+        return queryset.filter(**{lookups[k]: v for k, v in wanted.items()})
+
+
+@extend_schema_view(list=extend_schema(parameters=params_of(s.NotificationFilter)))
+class NotificationViewSet(viewsets.ReadOnlyModelViewSet):
+    """Every message about every event, with each delivery attempt."""
+
+    queryset = Notification.objects.select_related("alert", "channel").prefetch_related("delivery_attempts") \
+        .order_by("-created_at", "-id")
+    serializer_class = s.NotificationSerializer
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        if self.action != "list":
+            return queryset
+        wanted = filters(s.NotificationFilter, self.request)
+        lookups = {"alert": "alert__name", "channel": "channel__name", "status": "status", "execution": "execution_id"}
+        return queryset.filter(**{lookups[k]: v for k, v in wanted.items()})
+
+
+class DatasourceViewSet(viewsets.ReadOnlyModelViewSet):
+    """Datasources, passwords masked. Define them in files or the admin."""
+
+    queryset = Datasource.objects.order_by("name")
+    serializer_class = s.DatasourceSerializer
+    lookup_field = "name"
+    lookup_value_regex = NAME
+
+
+class ChannelViewSet(viewsets.ReadOnlyModelViewSet):
+    """Channels, secrets masked. Define them in files or the admin."""
+
+    queryset = Channel.objects.order_by("name")
+    serializer_class = s.ChannelSerializer
+    lookup_field = "name"
+    lookup_value_regex = NAME
+
+
+class ScheduleViewSet(viewsets.ReadOnlyModelViewSet):
+    """Distinct timings shared by alerts, each with its next five runs."""
+
+    queryset = Schedule.objects.prefetch_related("alerts").order_by("id")
+    serializer_class = s.ScheduleSerializer

@@ -1,0 +1,100 @@
+"""`sentinel run --file FILE [--alert NAME] [--dry-run]`: run alerts straight from a file, storing nothing.
+
+For CI of the alerts themselves. The file is applied inside a transaction that is
+always rolled back: the alerts run through the same runner, against the same
+stored channels and datasources the file may refer to, and then every row it
+wrote disappears. Each alert is judged as new (no remembered state, no silence),
+so a breach reads as "firing". Without --dry-run the notifications it causes are
+really sent, once each, without retries; with --dry-run nothing is sent.
+"""
+
+import difflib
+
+from django.db import transaction
+from django.utils import timezone
+
+from alerts import delivery, runner
+from alerts.config import apply_plan, load_files, make_plan
+from alerts.models import Alert, AlertState, ExecutionStatus, NotificationStatus, Trigger
+
+from .common import UsageError
+from .validate import print_errors
+
+FAILED = (ExecutionStatus.ERROR, ExecutionStatus.TIMEOUT)
+
+
+class _RollBack(Exception):
+    pass
+
+
+def handle_file(options, out) -> int:
+    if not options.get("file"):
+        raise UsageError("--alert NAME goes with --file FILE; for a stored alert write `sentinel run NAME`.")
+    if options.get("alert"):
+        raise UsageError("Give either an alert NAME or --file FILE, not both (use --alert NAME with --file).")
+    config = load_files([options["file"]])
+    if config.errors:
+        print_errors(config, out)
+        return 1
+    wanted = options.get("file_alert")
+    if wanted and wanted not in config.alerts:
+        close = difflib.get_close_matches(wanted, list(config.alerts), n=3, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        raise UsageError(f"No alert named {wanted!r} in {options['file']}.{hint}")
+    # Like SQL Sentinel: all enabled alerts, or the one asked for even when disabled.
+    names = [wanted] if wanted else [n for n, spec in config.alerts.items() if spec.settings["enabled"]]
+    code = 0
+    try:
+        with transaction.atomic():
+            plan = make_plan(config)
+            if config.errors:
+                print_errors(config, out)
+                code = 1
+                raise _RollBack
+            apply_plan(plan)
+            for name in names:
+                code = max(code, run_one(name, options["dry_run"], out))
+            raise _RollBack
+    except _RollBack:
+        pass
+    out.write(f"Ran {len(names)} alert{'s' if len(names) != 1 else ''} from {options['file']}; nothing was stored"
+              + (" and nothing sent." if options["dry_run"] else "."))
+    return code
+
+
+def run_one(name: str, dry_run: bool, out) -> int:
+    alert = Alert.objects.select_related("datasource", "schedule").get(name=name)
+    AlertState.objects.filter(alert=alert).delete()
+    Alert.objects.filter(pk=alert.pk).update(silenced_until=None)
+    alert.silenced_until = None
+    if dry_run:
+        dry = runner.run(alert, timezone.now(), Trigger.CLI, dry_run=True)
+        out.write(f"{name}: {dry.status}")
+        _value(out, dry.evaluation.value, dry.evaluation.threshold)
+        for key, moved in dry.transitions.items():
+            events = ", ".join(n.event for n in moved.notices) or "no notification"
+            out.write(f"  {key or '(alert)'}: would become {moved.state.state}; {events}")
+        if dry.evaluation.error:
+            out.write(f"  error: {dry.evaluation.error}")
+        return 1 if dry.status in FAILED else 0
+    execution = runner.run(alert, timezone.now(), Trigger.CLI)
+    out.write(f"{name}: {execution.status} ({execution.duration_ms or 0:.0f} ms)")
+    _value(out, execution.actual_value, execution.threshold)
+    code = 1 if execution.status in FAILED else 0
+    for n in execution.notifications.select_related("channel").order_by("pk"):
+        if n.status == NotificationStatus.PENDING:
+            result = delivery.deliver(n.pk)
+            said = "sent" if result.status == "sent" else f"FAILED: {result.error}"
+            code = max(code, 0 if result.status == "sent" else 1)
+        else:
+            said = n.status
+        key = f" [{n.instance_key}]" if n.instance_key else ""
+        out.write(f"  {n.event}{key} -> {n.channel.name}: {said}")
+    if execution.error or execution.reason:
+        out.write(f"  {'error' if execution.error else 'reason'}: {execution.error or execution.reason}")
+    return code
+
+
+def _value(out, value, threshold) -> None:
+    if value is not None or threshold is not None:
+        out.write(f"  value {value!r}, threshold {threshold!r}")

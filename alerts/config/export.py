@@ -1,0 +1,111 @@
+"""Everything stored, as a config file that `sentinel apply` reads back to the same state.
+
+Settings equal to their defaults are left out, so the file reads like one a person
+wrote. Secrets are masked (***); applying the file back keeps the stored values.
+"""
+
+from datetime import datetime, timezone
+
+import yaml
+
+from ..models import Alert, Channel, Datasource
+from .plan import normal_keys
+from .redact import mask_config, mask_datasource_url
+from .schema import ALERT_SETTINGS, DEFAULT_DATASOURCE
+from .values import format_duration
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _text(dumper, value: str):
+    # Multi-line SQL as a literal block, the way people write it.
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_Dumper.add_representer(str, _text)
+
+
+def schedule_text(schedule) -> str:
+    if schedule.cron:
+        return schedule.cron
+    seconds = schedule.interval_seconds
+    for unit, size in (("hours", 3600), ("minutes", 60)):
+        if seconds % size == 0:
+            return f"every {seconds // size} {unit}"
+    return f"every {seconds} seconds"
+
+
+def datasource_item(ds: Datasource) -> dict:
+    item = {"name": ds.name, "url": mask_datasource_url(ds.url)}
+    if float(ds.timeout_seconds) != float(Datasource._meta.get_field("timeout_seconds").get_default()):
+        item["timeout"] = format_duration(ds.timeout_seconds)
+    if ds.row_limit != Datasource._meta.get_field("row_limit").get_default():
+        item["row_limit"] = ds.row_limit
+    if not ds.enabled:
+        item["enabled"] = False
+    return item
+
+
+def channel_item(channel: Channel) -> dict:
+    item = {"name": channel.name, "kind": channel.kind}
+    if not channel.enabled:
+        item["enabled"] = False
+    item.update(mask_config(channel.kind, channel.config or {}))
+    return item
+
+
+def alert_item(alert: Alert) -> dict:
+    item = {"name": alert.name}
+    values = {key: getattr(alert, key) for key in ALERT_SETTINGS}
+    if values["description"]:
+        item["description"] = values["description"]
+    if not values["enabled"]:
+        item["enabled"] = False
+    if alert.datasource.name != DEFAULT_DATASOURCE:
+        item["datasource"] = alert.datasource.name
+    item["query"] = alert.query.strip()
+    if alert.schedule is None:
+        item["schedule"] = None
+    else:
+        item["schedule"] = schedule_text(alert.schedule)
+        if alert.schedule.timezone != "UTC":
+            item["timezone"] = alert.schedule.timezone
+    for key, (_reader, default) in ALERT_SETTINGS.items():
+        if key in ("description", "enabled"):
+            continue
+        value = values[key]
+        if key == "key_columns":
+            value = normal_keys(value)
+            if value:
+                item[key] = value.split(",")
+            continue
+        if value == default:
+            continue
+        if key in ("renotify_interval", "grace"):
+            value = format_duration(value)
+        item[key] = value
+    names = sorted(c.name for c in alert.channels.all())
+    if names:
+        item["notify"] = names
+    return item
+
+
+def export_data() -> dict:
+    data = {
+        "datasources": [datasource_item(d) for d in Datasource.objects.order_by("name")],
+        "channels": [channel_item(c) for c in Channel.objects.order_by("name")],
+        "alerts": [alert_item(a) for a in Alert.objects.select_related("datasource", "schedule")
+                   .prefetch_related("channels").order_by("name")],
+    }
+    return {k: v for k, v in data.items() if v}
+
+
+def export_yaml() -> str:
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    header = (f"# Exported by Sentinel at {stamp}. `sentinel apply` this file to recreate these definitions;\n"
+              "# secrets show as *** and keep their stored values when applied back.\n")
+    body = yaml.dump(export_data(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
+    return header + (body if body.strip() != "{}" else "alerts: []\n")

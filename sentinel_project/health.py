@@ -1,0 +1,251 @@
+"""Is Sentinel alive, and is it able to do its work?
+
+/healthz answers "the process serves requests" and touches nothing else: it is
+what a load balancer or a liveness probe asks. /readyz (and `sentinel
+healthcheck`) asks every part a firing needs: the database, the broker, a beat
+that ticks, a worker that answers, a queue that drains. Each check runs in its
+own thread under one deadline, so a hung peer makes the answer "fail", never a
+hung request.
+"""
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from urllib.parse import urlparse
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+from django.http import JsonResponse
+
+CHECKS = ("database", "broker", "beat", "workers", "queues")
+# How long one readiness answer may take, all checks together.
+DEADLINE_SECONDS = 3.0
+
+
+@dataclass
+class Check:
+    ok: bool | None  # None: could not be checked here (not counted as a failure)
+    detail: str = ""
+    data: dict = field(default_factory=dict)
+
+
+def queue_names() -> list[str]:
+    routes = getattr(settings, "CELERY_TASK_ROUTES", {}) or {}
+    names = {settings.CELERY_TASK_DEFAULT_QUEUE} | {r["queue"] for r in routes.values() if "queue" in r}
+    return sorted(names)
+
+
+def broker_is_redis() -> bool:
+    return urlparse(settings.CELERY_BROKER_URL).scheme in ("redis", "rediss")
+
+
+def redis_client():
+    import redis
+
+    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1.5, socket_connect_timeout=1.5)
+
+
+def _safe(exc: BaseException) -> str:
+    """The error text with the broker and database URLs' passwords taken out."""
+    from alerts.secrets import scrub, secret_values
+
+    text = f"{type(exc).__name__}: {exc}"
+    db = settings.DATABASES["default"]
+    return scrub(text, secret_values(settings.CELERY_BROKER_URL) + [db.get("PASSWORD") or ""])[:300]
+
+
+def check_database() -> Check:
+    try:
+        started = time.monotonic()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+        return Check(True, data={"latency_ms": round((time.monotonic() - started) * 1000, 1)})
+    except Exception as exc:
+        return Check(False, _safe(exc))
+    finally:
+        connection.close()  # checks run in their own threads: leave no connection behind
+
+
+def check_broker() -> Check:
+    started = time.monotonic()
+    try:
+        if broker_is_redis():
+            client = redis_client()
+            try:
+                client.ping()
+            finally:
+                client.close()
+        else:
+            from kombu import Connection
+
+            with Connection(settings.CELERY_BROKER_URL, connect_timeout=1.5) as conn:
+                conn.ensure_connection(max_retries=1)
+        return Check(True, data={"latency_ms": round((time.monotonic() - started) * 1000, 1)})
+    except Exception as exc:
+        return Check(False, _safe(exc))
+
+
+def beat_heartbeat_age() -> float | None:
+    # Written by beat itself (schedules.leader); absent in builds without it.
+    from schedules.leader import beat_heartbeat_age as age
+
+    return age()
+
+
+def check_beat() -> Check:
+    limit = settings.SENTINEL_BEAT_MAX_AGE_SECONDS
+    try:
+        age = beat_heartbeat_age()
+    except ImportError:
+        return Check(None, "schedules.leader.beat_heartbeat_age is not available in this build")
+    except Exception as exc:
+        return Check(False, _safe(exc))
+    if age is None:
+        return Check(False, "no beat heartbeat recorded: is `celery beat` running?", {"limit_seconds": limit})
+    ok = age <= limit
+    detail = "" if ok else f"the last beat heartbeat is {age:.0f} s old (limit {limit} s)"
+    return Check(ok, detail, {"age_seconds": round(age, 1), "limit_seconds": limit})
+
+
+def check_workers(broker_ok: bool = True) -> Check:
+    if not broker_ok:
+        return Check(False, "not asked: the broker is unreachable")
+    if not broker_is_redis():
+        # The embedded (SQLAlchemy) broker has no broadcast, so workers cannot be pinged through it.
+        return Check(None, "workers are only pinged through a Redis broker")
+    from sentinel_project.celery import app
+
+    started = time.monotonic()
+    try:
+        # limit=1: return on the first answer instead of waiting out the timeout.
+        replies = app.control.ping(timeout=settings.SENTINEL_WORKER_PING_TIMEOUT, limit=1)
+    except Exception as exc:
+        return Check(False, _safe(exc))
+    names = sorted(name for reply in replies or [] for name in reply)
+    if not names:
+        return Check(False, f"no worker answered a ping within {settings.SENTINEL_WORKER_PING_TIMEOUT} s")
+    return Check(True, data={"answered": names, "latency_ms": round((time.monotonic() - started) * 1000, 1)})
+
+
+def queue_stats() -> dict[str, dict]:
+    """Depth and oldest message age of each queue (Redis only: LLEN and one LINDEX per queue)."""
+    client = redis_client()
+    stats, now = {}, time.time()
+    try:
+        for name in queue_names():
+            depth = client.llen(name)
+            age = None
+            if depth:
+                # kombu LPUSHes and pops from the right: the oldest message is the last element.
+                sent_at = message_sent_at(client.lindex(name, -1))
+                age = None if sent_at is None else round(max(0.0, now - sent_at), 1)
+            stats[name] = {"depth": depth, "oldest_age_seconds": age}
+    finally:
+        client.close()
+    return stats
+
+
+def message_sent_at(raw: bytes | None) -> float | None:
+    if not raw:
+        return None
+    try:
+        sent_at = json.loads(raw).get("headers", {}).get("sentinel_sent_at")
+        return float(sent_at) if sent_at is not None else None
+    except (ValueError, TypeError, AttributeError):
+        return None
+
+
+def check_queues(broker_ok: bool = True) -> Check:
+    if not broker_is_redis():
+        return Check(None, "queue depth is only read from a Redis broker")
+    if not broker_ok:
+        return Check(False, "not read: the broker is unreachable")
+    limit = settings.SENTINEL_QUEUE_MAX_AGE_SECONDS
+    try:
+        stats = queue_stats()
+    except Exception as exc:
+        return Check(False, _safe(exc))
+    late = {n: s["oldest_age_seconds"] for n, s in stats.items() if (s["oldest_age_seconds"] or 0) > limit}
+    detail = ", ".join(f"queue {n}: oldest message waits {a:.0f} s (limit {limit} s)" for n, a in late.items())
+    return Check(not late, detail, {"queues": stats, "limit_seconds": limit})
+
+
+def _in_thread(fn, *args):
+    try:
+        return fn(*args)
+    finally:
+        close_old_connections()
+
+
+def readiness(only: list[str] | None = None) -> dict:
+    """Run the checks (all, or `only`) and return {"status": "ok"|"fail", "checks": {...}}."""
+    wanted = [c for c in CHECKS if only is None or c in only]
+    started = time.monotonic()
+    results: dict[str, Check] = {}
+    # No `with`: its exit would wait for a hung check's thread.
+    pool = ThreadPoolExecutor(max_workers=len(CHECKS), thread_name_prefix="readyz")
+    try:
+        first = {name: pool.submit(_in_thread, fn) for name, fn in
+                 (("database", check_database), ("broker", check_broker), ("beat", check_beat))
+                 if name in wanted or (name == "broker" and {"workers", "queues"} & set(wanted))}
+        done, _ = wait(first.values(), timeout=DEADLINE_SECONDS)
+        for name, future in first.items():
+            results[name] = future.result() if future in done else Check(False, "timed out")
+        broker_ok = results.get("broker", Check(True)).ok is not False
+        second = {name: pool.submit(_in_thread, fn, broker_ok) for name, fn in
+                  (("workers", check_workers), ("queues", check_queues)) if name in wanted}
+        remaining = max(0.5, DEADLINE_SECONDS - (time.monotonic() - started))
+        done, _ = wait(second.values(), timeout=remaining)
+        for name, future in second.items():
+            results[name] = future.result() if future in done else Check(False, "timed out")
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    checks = {name: asdict(results[name]) for name in wanted}
+    healthy = all(c["ok"] is not False for c in checks.values())
+    return {"status": "ok" if healthy else "fail", "checks": checks,
+            "duration_ms": round((time.monotonic() - started) * 1000, 1)}
+
+
+def parse_checks(raw: str | None) -> list[str] | None:
+    """`database,broker` -> ["database", "broker"]; None or "" -> None (all). Unknown names raise ValueError."""
+    if not raw:
+        return None
+    names = [n.strip() for n in raw.split(",") if n.strip()]
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise ValueError(f"unknown check(s) {', '.join(unknown)}; known: {', '.join(CHECKS)}")
+    return names
+
+
+def healthz(request):
+    return JsonResponse({"status": "ok"})
+
+
+def readyz(request):
+    try:
+        only = parse_checks(request.GET.get("checks") or settings.SENTINEL_READY_CHECKS)
+    except ValueError as exc:
+        return JsonResponse({"status": "fail", "error": f"checks: {exc}"}, status=400)
+    report = readiness(only)
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+class ProbeMiddleware:
+    """Serve the probe URLs first, without Django's Host check.
+
+    Load balancers, Docker and Kubernetes probe by IP address, which
+    ALLOWED_HOSTS rightly refuses for everything else."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        from . import metrics
+
+        self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics.metrics}
+
+    def __call__(self, request):
+        view = self.views.get(request.path_info)
+        if view is not None and request.method in ("GET", "HEAD"):
+            return view(request)
+        return self.get_response(request)

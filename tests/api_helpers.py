@@ -1,0 +1,47 @@
+"""Fixtures for the API tests: a user with a token, a client that sends it, a stored alert."""
+
+import pytest
+from django.contrib.auth.models import Permission, User
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tests.factories import LEVEL_QUERY
+
+
+@pytest.fixture
+def admin_token(db):
+    user = User.objects.create_superuser("api-admin", "admin@example.com", "pw")
+    return Token.objects.create(user=user).key
+
+
+@pytest.fixture
+def api(admin_token):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {admin_token}")
+    return client
+
+
+@pytest.fixture
+def reader_api(db):
+    """A user who may read but not change: no permissions at all."""
+    user = User.objects.create_user("viewer", password="pw")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def editor_api(db):
+    user = User.objects.create_user("editor", password="pw")
+    user.user_permissions.add(Permission.objects.get(codename="change_alert"))
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+@pytest.fixture
+def level(sqlite_db, make_datasource, make_alert, log_channel):
+    """A stored alert `level_high` on datasource `default`, firing while knob level > 5."""
+    url, set_knob = sqlite_db
+    ds = make_datasource(url, name="default")
+    return make_alert(ds, LEVEL_QUERY, name="level_high", channels=[log_channel]), set_knob

@@ -1,0 +1,149 @@
+"""Real processes for the operations tests: a private redis-server, gunicorn, celery, flower.
+
+Every process writes to a log file that a failing assertion can show, and is
+killed in fixture teardown."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until(predicate, timeout: float, what: str, interval: float = 0.1, log: Path | None = None):
+    """Poll predicate() until it returns something truthy; fail naming `what` after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            tail = f"\n--- {log} ---\n{log.read_text(errors='replace')[-3000:]}" if log and log.exists() else ""
+            pytest.fail(f"timed out after {timeout} s waiting for {what}{tail}")
+        time.sleep(interval)
+
+
+def port_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Process:
+    def __init__(self, args: list[str], env: dict, log: Path, cwd: Path = ROOT):
+        self.args, self.log = args, log
+        self.handle = open(log, "ab")
+        self.popen = subprocess.Popen(args, env=env, cwd=cwd, stdout=self.handle, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def signal(self, sig) -> None:
+        if self.popen.poll() is None:
+            self.popen.send_signal(sig)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{self.args[0]} did not exit within {timeout} s\n{self.output()[-3000:]}")
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.popen.wait(10)
+        self.handle.close()
+
+
+class RedisServer:
+    """A redis-server of the test's own on a free port: stopping it harms nobody else."""
+
+    def __init__(self, workdir: Path):
+        self.port, self.workdir = free_port(), workdir
+        self.process = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = Process(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)],
+            env=dict(os.environ), log=self.workdir / "redis.log", cwd=self.workdir)
+        wait_until(lambda: port_open(self.port), 10, "redis-server to listen", log=self.workdir / "redis.log")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.signal(signal.SIGTERM)
+            self.process.wait(10)
+            self.process.stop()
+            self.process = None
+
+
+@pytest.fixture
+def redis_server(tmp_path):
+    if not Path("/usr/bin/redis-server").exists() and not any(
+            (Path(p) / "redis-server").exists() for p in os.environ.get("PATH", "").split(":")):
+        pytest.skip("redis-server is not installed")
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def database_url() -> str:
+    """The URL of the database this test runs on (pytest-django's test database)."""
+    s = connection.settings_dict
+    auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
+    return f"postgresql://{auth}@{s['HOST'] or '127.0.0.1'}:{s['PORT'] or 5432}/{s['NAME']}"
+
+
+def process_env(tmp_path: Path, redis_url: str, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "SENTINEL_", "FLOWER_"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="sentinel_project.settings",
+        DATABASE_URL=database_url(),
+        REDIS_URL=redis_url,
+        SENTINEL_VAR_DIR=str(tmp_path / "var"),
+        PATH=f"{BIN}:{env.get('PATH', '')}",
+        PYTHONUNBUFFERED="1",
+        LOG_LEVEL="INFO",
+    )
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+@pytest.fixture
+def processes():
+    """Start processes with start(args, env, log); all are killed at teardown."""
+    started: list[Process] = []
+
+    def start(args, env, log):
+        process = Process(args, env, log)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
