@@ -236,7 +236,7 @@ def unsilence_selected(modeladmin, request, queryset):
 class AlertAdmin(SentinelAdmin):
     form = AlertForm
     list_display = ["name_col", "state_col", "last_run_col", "next_run_col", "value_col", "trend_col",
-                    "datasource", "schedule_col", "source_file"]
+                    "datasource", "schedule_col"]
     list_display_links = ["name_col"]
     list_filter = [StateFilter, "datasource", "schedule", "severity", "enabled", SilencedFilter]
     search_fields = ["name", "description", "query"]
@@ -293,6 +293,9 @@ class AlertAdmin(SentinelAdmin):
         extra = ""
         if obj.firing_instances and obj.keys:
             extra = format_html(' <span class="sn-count" title="instances firing">{} firing</span>', obj.firing_instances)
+        if obj.source_file:
+            # Edits here are overwritten by the next `sentinel apply` of that file: say so in the list too.
+            extra = format_html('{} <span class="sn-file" title="from file {}">file</span>', extra, obj.source_file)
         return format_html('<span class="sn-sev sn-sev-{}" title="{}"></span>{}{}', obj.severity, obj.severity,
                            obj.name, extra)
 

@@ -2,7 +2,7 @@
 per-page data a list needs, fetched in one query per page rather than per row."""
 
 import json
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
 from numbers import Number
 
 from django.conf import settings
@@ -189,29 +189,10 @@ def recent_values(alert_ids: list[int], per_alert: int = SPARK_POINTS) -> dict[i
 
 
 def next_runs(schedule, count: int = 5, after: datetime | None = None) -> list[tuple[datetime, datetime]]:
-    """[(local, utc)] for the schedule's next ticks; the schedules app's arithmetic when it has it."""
+    """[(local, utc)] for the schedule's next ticks: the arithmetic beat's fan-out uses."""
     if schedule is None:
         return []
-    upcoming = getattr(schedule, "upcoming", None)
-    if upcoming is not None:
-        return list(upcoming(count, after=after))
-    return fallback_upcoming(schedule.cron, schedule.interval_seconds, schedule.timezone, count, after)
-
-
-def fallback_upcoming(cron, interval_seconds, tz_name, count=5, after=None):
-    import zoneinfo
-
-    from croniter import croniter
-
-    zone = zoneinfo.ZoneInfo(tz_name or "UTC")
-    after = after or timezone.now()
-    if interval_seconds:
-        start = after.timestamp() // interval_seconds * interval_seconds
-        ticks = [datetime.fromtimestamp(start + interval_seconds * (i + 1), tz=zone) for i in range(count)]
-    else:
-        it = croniter(cron, after.astimezone(zone))
-        ticks = [it.get_next(datetime) for _ in range(count)]
-    return [(t, t.astimezone(dt_timezone.utc)) for t in ticks]
+    return list(schedule.upcoming(count, after=after))
 
 
 def execution_lag(execution) -> str:

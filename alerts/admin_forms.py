@@ -1,7 +1,6 @@
 """The admin's forms: the alert form with its schedule picker, and the datasource
 form that keeps the password out of sight (channel secrets: channel_admin.py)."""
 
-import re
 import zoneinfo
 
 from django import forms
@@ -15,14 +14,12 @@ COMMON_TIMEZONES = sorted(zoneinfo.available_timezones())
 
 
 def parse_schedule_text(text: str) -> tuple[str, int | None]:
-    """'*/5 * * * *', '@daily', 'every 5 minutes' -> (cron, interval_seconds); ValidationError if neither.
+    """'*/5 * * * *', '@daily', 'daily at 09:00', 'every 90 seconds' -> (cron, interval_seconds).
 
-    The schedules app owns the real parser (presets included); this is its stand-in
-    until that module exists, so the form works either way."""
-    try:
-        from schedules.cron import parse_schedule_text as parse
-    except ImportError:
-        parse = _fallback_parse
+    The schedules app's parser (the same one the config files use); its errors
+    are prefixed so the form says which text it could not read."""
+    from schedules.cron import parse_schedule_text as parse
+
     try:
         return parse(text)
     except (ValidationError, ValueError) as exc:
@@ -30,25 +27,6 @@ def parse_schedule_text(text: str) -> tuple[str, int | None]:
         if not message.startswith("Cannot read schedule"):
             message = f"Cannot read schedule {text!r}: {message}"
         raise ValidationError(message) from None
-
-
-_EVERY = re.compile(r"^every\s+(\d+)\s*(s|sec|secs|seconds?|m|min|mins|minutes?|h|hours?)$", re.I)
-
-
-def _fallback_parse(text: str) -> tuple[str, int | None]:
-    from croniter import croniter
-
-    text = " ".join(text.split())
-    match = _EVERY.match(text)
-    if match:
-        unit = match.group(2)[0].lower()
-        return "", int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[unit]
-    if croniter.is_valid(text) and len(text.split()) in (1, 5):
-        return text, None
-    raise ValidationError(
-        f"Cannot read schedule {text!r}: use 5 cron fields (minute hour day month weekday), "
-        "@hourly/@daily/@weekly/@monthly, or 'every 5 minutes'."
-    )
 
 
 def validate_timezone_name(name: str) -> str:
@@ -62,16 +40,9 @@ def validate_timezone_name(name: str) -> str:
 def schedule_text(schedule) -> str:
     if schedule is None:
         return ""
-    preset = getattr(schedule, "preset", "")
-    if preset:
-        return preset
     if schedule.interval_seconds:
-        seconds = schedule.interval_seconds
-        if seconds % 3600 == 0:
-            return f"every {seconds // 3600} hours"
-        if seconds % 60 == 0:
-            return f"every {seconds // 60} minutes"
-        return f"every {seconds} seconds"
+        # Intervals are written in seconds: 'every 10 minutes' reads back as a cron preset.
+        return f"every {schedule.interval_seconds} seconds"
     return schedule.cron
 
 
@@ -86,7 +57,8 @@ class SQLEditor(forms.Textarea):
 class AlertForm(forms.ModelForm):
     schedule_text = forms.CharField(
         label="Runs", required=False,
-        help_text="A preset or cron: @hourly, @daily, '*/5 * * * *', 'every 10 minutes'. Empty: only when run by hand.",
+        help_text="Cron ('*/5 * * * *'), a macro (@hourly, @daily) or a preset ('every 10 minutes', "
+                  "'daily at 09:00', 'weekdays at 08:30', 'every 90 seconds'). Empty: only when run by hand.",
         widget=forms.TextInput(attrs={"class": "sn-mono", "data-schedule-text": "1", "size": 30,
                                       "placeholder": "*/5 * * * *"}),
     )
@@ -139,7 +111,7 @@ class AlertForm(forms.ModelForm):
         text, tz_name = cleaned.get("schedule_text"), cleaned.get("schedule_timezone")
         if text and tz_name and "schedule_text" not in self.errors:
             cron, interval = self.parsed_schedule
-            self.schedule_obj = find_or_build_schedule(text, cron, interval, tz_name)
+            self.schedule_obj = find_or_build_schedule(cron, interval, tz_name)
             try:
                 self.schedule_obj.full_clean(validate_unique=False, validate_constraints=False)
             except ValidationError as exc:
@@ -171,7 +143,7 @@ class AlertForm(forms.ModelForm):
         return alert
 
 
-def find_or_build_schedule(text: str, cron: str, interval: int | None, tz_name: str):
+def find_or_build_schedule(cron: str, interval: int | None, tz_name: str):
     """The Schedule with this timing (alerts share one per timing), or a new unsaved one."""
     from schedules.models import Schedule
 
@@ -179,10 +151,7 @@ def find_or_build_schedule(text: str, cron: str, interval: int | None, tz_name: 
     existing = Schedule.objects.filter(**lookup).first()
     if existing is not None:
         return existing
-    schedule = Schedule(**lookup)
-    if text.startswith("@") and hasattr(schedule, "preset") and not cron:
-        schedule.preset = text
-    return schedule
+    return Schedule(**lookup)
 
 
 class DatasourceForm(forms.ModelForm):

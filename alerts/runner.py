@@ -65,6 +65,18 @@ def run_by_id(alert_id: int, scheduled_for: datetime, trigger: str, task_id: str
     return run(alert, scheduled_for, trigger, task_id=task_id)
 
 
+def seconds_until_resumable(alert_id: int, scheduled_for: datetime) -> float | None:
+    """If the tick is still RUNNING under someone's lease, how long until it may be taken over."""
+    lease = (
+        Execution.objects.filter(alert_id=alert_id, scheduled_for=scheduled_for, status=ExecutionStatus.RUNNING)
+        .values_list("lease_expires_at", flat=True)
+        .first()
+    )
+    if lease is None:
+        return None
+    return max(1.0, (lease - timezone.now()).total_seconds() + 1)
+
+
 def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *, dry_run: bool = False,
         task_id: str = "") -> Execution | DryRun | None:
     """Run one tick of an alert. Returns its Execution, a DryRun, or None when the tick is not ours."""
@@ -73,10 +85,10 @@ def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *,
     claim, execution = claim_tick(alert, scheduled_for, trigger, task_id)
     if claim in (Claim.BUSY, Claim.DONE):
         return execution if claim == Claim.DONE else None
-    return run_claimed(alert, execution)
+    return run_claimed(alert, execution, claim)
 
 
-def run_claimed(alert: Alert, execution: Execution) -> Execution:
+def run_claimed(alert: Alert, execution: Execution, claim: Claim = Claim.CLAIMED) -> Execution:
     """The run after its claim. The API claims first and queues this, so it can answer with the execution id."""
     scheduled_for, trigger = execution.scheduled_for, execution.trigger
     now = timezone.now()
@@ -84,7 +96,8 @@ def run_claimed(alert: Alert, execution: Execution) -> Execution:
         return _finish(execution, ExecutionStatus.ERROR,
                        f"Gave up after {MAX_ATTEMPTS} attempts: each run of this tick lost its worker.")
     grace = grace_for(alert)
-    if trigger == Trigger.SCHEDULE and grace is not None and now - scheduled_for > grace:
+    # A resumed execution started in time; its worker died. Finish it rather than call it missed.
+    if claim == Claim.CLAIMED and trigger == Trigger.SCHEDULE and grace is not None and now - scheduled_for > grace:
         return _finish(execution, ExecutionStatus.MISSED,
                        f"Started {(now - scheduled_for).total_seconds():.0f} s after its tick; the grace is "
                        f"{grace.total_seconds():.0f} s.")

@@ -9,7 +9,12 @@ from .models import Trigger
 
 @shared_task(name="alerts.run_alert", acks_late=True)
 def run_alert(alert_id: int, scheduled_for: str) -> None:
-    runner.run_by_id(alert_id, parse_datetime(scheduled_for), Trigger.SCHEDULE, task_id=run_alert.request.id or "")
+    tick = parse_datetime(scheduled_for)
+    runner.run_by_id(alert_id, tick, Trigger.SCHEDULE, task_id=run_alert.request.id or "")
+    wait = runner.seconds_until_resumable(alert_id, tick)
+    if wait is not None:
+        # Another worker holds this tick, or held it and died: look again when its lease ends.
+        run_alert.apply_async((alert_id, scheduled_for), countdown=wait)
 
 
 @shared_task(name="alerts.run_claimed", acks_late=True)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from alerts.admin import SentinelAdmin
-from alerts.admin_display import fallback_upcoming, next_runs
+from alerts.admin_display import next_runs
 from alerts.admin_forms import COMMON_TIMEZONES, parse_schedule_text, schedule_text, validate_timezone_name
 
 from .models import Schedule
@@ -24,10 +24,7 @@ def preview(text: str, tz_name: str, count: int = PREVIEW_RUNS) -> list[tuple]:
     """[(local, utc)] for a schedule typed into a form, before anything is saved."""
     cron, interval = parse_schedule_text(text)
     validate_timezone_name(tz_name)
-    schedule = Schedule(cron=cron or "", interval_seconds=interval, timezone=tz_name)
-    if hasattr(schedule, "upcoming"):
-        return list(schedule.upcoming(count))
-    return fallback_upcoming(cron, interval, tz_name, count)
+    return Schedule(cron=cron or "", interval_seconds=interval, timezone=tz_name).upcoming(count)
 
 
 def preview_view(request):
@@ -49,7 +46,8 @@ def preview_view(request):
 class ScheduleForm(forms.ModelForm):
     schedule_text = forms.CharField(
         label="Runs",
-        help_text="A preset or cron: @hourly, @daily, '*/5 * * * *', '0 9 * * mon-fri', 'every 10 minutes'.",
+        help_text="Cron ('0 9 * * mon-fri'), a macro (@hourly, @daily) or a preset ('every 10 minutes', "
+                  "'daily at 09:00', 'weekdays at 08:30', 'every 90 seconds').",
         widget=forms.TextInput(attrs={"class": "sn-mono", "data-schedule-text": "1", "size": 30}),
     )
 
@@ -71,12 +69,9 @@ class ScheduleForm(forms.ModelForm):
     def _post_clean(self):
         if hasattr(self, "parsed"):
             self.instance.cron, self.instance.interval_seconds = self.parsed[0] or "", self.parsed[1]
-            if hasattr(self.instance, "preset"):
-                text = self.cleaned_data.get("schedule_text", "")
-                self.instance.preset = text if text.startswith("@") and not self.parsed[0] else ""
         super()._post_clean()
         # The model's errors about cron or interval belong to the one field people type into.
-        for name in ("cron", "interval_seconds", "preset"):
+        for name in ("cron", "interval_seconds"):
             if name in self._errors:
                 self._errors.setdefault("schedule_text", self.error_class()).extend(self._errors.pop(name))
 
@@ -86,8 +81,8 @@ class ScheduleAdmin(SentinelAdmin):
     form = ScheduleForm
     list_display = ["__str__", "timezone", "next_run", "alert_count"]
     search_fields = ["cron", "timezone"]
-    fields = ["schedule_text", "timezone", "next_runs", "alert_list"]
-    readonly_fields = ["next_runs", "alert_list"]
+    fields = ["schedule_text", "timezone", "next_runs", "recent_ticks", "alert_list"]
+    readonly_fields = ["next_runs", "recent_ticks", "alert_list"]
     change_form_template = "admin/schedules/schedule/change_form.html"
 
     def get_queryset(self, request):
@@ -112,6 +107,22 @@ class ScheduleAdmin(SentinelAdmin):
             return "-"
         rows = format_html_join("", "<tr><td>{}</td><td class='sn-muted'>{}</td></tr>",
                                 ((f"{lo:%a %Y-%m-%d %H:%M %Z}", f"{u:%Y-%m-%d %H:%M} UTC") for lo, u in runs))
+        return format_html('<table class="sn-table">{}</table>', rows)
+
+    @admin.display(description="recent ticks")
+    def recent_ticks(self, obj):
+        """What beat actually fired, with the gaps it found: the answer to 'is it stuck?'."""
+        if not obj or not obj.pk:
+            return "-"
+        ticks = list(obj.fired_ticks.order_by("-tick")[:10])
+        if not ticks:
+            return "none fired yet"
+        rows = format_html_join(
+            "", "<tr><td>{}</td><td>{} alert(s)</td><td class='sn-errtext'>{}</td></tr>",
+            ((f"{t.tick:%Y-%m-%d %H:%M} UTC", t.alerts,
+              f"{t.missed_count} missed before it ({t.missed_first:%Y-%m-%d %H:%M} – {t.missed_last:%H:%M} UTC)"
+              if t.missed_count and t.missed_first and t.missed_last else "") for t in ticks),
+        )
         return format_html('<table class="sn-table">{}</table>', rows)
 
     @admin.display(description="alerts on this schedule")

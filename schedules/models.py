@@ -1,29 +1,37 @@
 """When alerts run: a cron expression (or an interval) in a timezone.
 
 Alerts with the same (cron, timezone) share one Schedule, so beat holds one
-entry per distinct timing, however many alerts there are.
+entry per distinct timing, however many alerts there are. FiredTick records
+each tick once (duplicate beats are absorbed, missed ticks are shown), and
+BeatLease lets exactly one of several beat processes send.
 """
 
-import zoneinfo
+from datetime import datetime, timedelta
 
-from croniter import croniter
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils import timezone
+
+from . import cron as cron_math
 
 
 def validate_timezone(value: str) -> None:
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"Unknown timezone {value!r}: use an IANA name such as Europe/Berlin.") from None
+    cron_math.zone(value)
 
 
 def validate_cron(value: str) -> None:
-    if not croniter.is_valid(value) or len(value.split()) not in (1, 5):
-        raise ValidationError(
-            f"Invalid cron expression {value!r}: use 5 fields (minute hour day month weekday) "
-            "or @hourly, @daily, @weekly, @monthly."
+    cron_math.validate_cron(value)
+
+
+class ScheduleManager(models.Manager):
+    def for_timing(self, cron: str = "", interval_seconds: int | None = None, timezone: str = "UTC") -> "Schedule":
+        """The one Schedule for this timing, created if needed; validates first."""
+        schedule = Schedule(cron=cron or "", interval_seconds=interval_seconds or None, timezone=timezone or "UTC")
+        schedule.full_clean(validate_unique=False, validate_constraints=False)
+        found, _ = self.get_or_create(
+            cron=schedule.cron, interval_seconds=schedule.interval_seconds, timezone=schedule.timezone
         )
+        return found
 
 
 class Schedule(models.Model):
@@ -31,6 +39,8 @@ class Schedule(models.Model):
     interval_seconds = models.PositiveIntegerField(null=True, blank=True)
     timezone = models.CharField(max_length=64, default="UTC", validators=[validate_timezone])
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = ScheduleManager()
 
     class Meta:
         constraints = [
@@ -45,18 +55,62 @@ class Schedule(models.Model):
     def clean(self) -> None:
         if bool(self.cron) == bool(self.interval_seconds):
             raise ValidationError("Give either a cron expression or an interval, not both.")
-        if self.interval_seconds is not None and self.interval_seconds < 10:
+        if self.interval_seconds is not None and self.interval_seconds < cron_math.MIN_INTERVAL_SECONDS:
             raise ValidationError({"interval_seconds": "An interval must be at least 10 seconds."})
 
-    def period(self):
-        """The time between two consecutive ticks from now (cron periods may vary; this is the next one)."""
-        from datetime import timedelta
-
+    def ticks(self, after: datetime, limit: int | None = None, until: datetime | None = None) -> list[datetime]:
+        """Ticks strictly after `after`, in UTC, from the arithmetic beat's fan-out uses."""
         if self.interval_seconds:
-            return timedelta(seconds=self.interval_seconds)
-        from datetime import datetime
+            return cron_math.interval_ticks(self.interval_seconds, after, limit, until)
+        return cron_math.cron_ticks(self.cron, self.timezone, after, limit, until)
 
-        start = datetime.now(zoneinfo.ZoneInfo(self.timezone))
-        it = croniter(self.cron, start)
-        first = it.get_next(datetime)
-        return it.get_next(datetime) - first
+    def latest_tick(self, now: datetime) -> datetime:
+        return cron_math.latest_tick(self.cron, self.interval_seconds, self.timezone, now)
+
+    def upcoming(self, n: int = 5, after: datetime | None = None) -> list[tuple[datetime, datetime]]:
+        """The next n ticks as (local time in the schedule's zone, UTC)."""
+        tz = cron_math.zone(self.timezone)
+        return [(t.astimezone(tz), t) for t in self.ticks(after or timezone.now(), limit=n)]
+
+    def period(self) -> timedelta:
+        """The time between the next two ticks."""
+        first, second = self.ticks(timezone.now(), limit=2)
+        return second - first
+
+
+class FiredTick(models.Model):
+    """A tick of a schedule that was fanned out, recorded once; `missed` lists the ticks
+    before it that never fired (beat or broker down), coalesced into this one."""
+
+    schedule = models.ForeignKey(Schedule, on_delete=models.CASCADE, related_name="fired_ticks")
+    tick = models.DateTimeField()
+    fired_at = models.DateTimeField(default=timezone.now)
+    alerts = models.PositiveIntegerField(default=0, help_text="Alerts enqueued for this tick.")
+    missed_count = models.PositiveIntegerField(default=0)
+    missed_first = models.DateTimeField(null=True, blank=True)
+    missed_last = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["schedule", "tick"], name="firedtick_once")]
+        indexes = [models.Index(fields=["schedule", "-tick"], name="firedtick_latest")]
+        ordering = ["-tick"]
+
+    def __str__(self) -> str:
+        gap = f", {self.missed_count} missed before" if self.missed_count else ""
+        return f"{self.schedule_id}@{self.tick.isoformat()}{gap}"
+
+    @property
+    def lag_seconds(self) -> float:
+        return (self.fired_at - self.tick).total_seconds()
+
+
+class BeatLease(models.Model):
+    """Which beat process may send. The holder renews it; a standby takes it when it expires."""
+
+    name = models.CharField(max_length=50, unique=True, default="beat")
+    holder = models.CharField(max_length=200, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    renewed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.holder or 'nobody'} until {self.expires_at}"

@@ -151,7 +151,10 @@ CELERY_TASK_ROUTES = {
     "alerts.deliver": {"queue": "notifications"},
     "alerts.recover_deliveries": {"queue": "notifications"},
 }
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# django-celery-beat's DatabaseScheduler, sending only while it holds the beat lease (schedules/beat.py).
+CELERY_BEAT_SCHEDULER = "schedules.beat:LeaderDatabaseScheduler"
+# A standby beat takes over within this many seconds of the leader's last renewal.
+SENTINEL_BEAT_LEASE_SECONDS = envint("SENTINEL_BEAT_LEASE_SECONDS", 15)
 # Settles notifications whose worker died mid-send and re-enqueues lost retries (alerts.delivery).
 CELERY_BEAT_SCHEDULE = {
     "sentinel-recover-deliveries": {"task": "alerts.recover_deliveries", "schedule": 60.0},

@@ -201,3 +201,24 @@ def test_alert_from_a_file_warns_that_apply_overwrites_edits(admin_client, level
     page = admin_client.get(reverse("admin:alerts_alert_change", args=[level_alert.pk])).content.decode()
 
     assert "From file <code>alerts/orders.yaml</code>" in page and "overwrites" in page
+    assert 'title="from file alerts/orders.yaml"' in admin_client.get(LIST).content.decode()
+
+
+@pytest.mark.parametrize("typed, cron, interval", [
+    ("daily at 09:00", "0 9 * * *", None),
+    ("@hourly", "0 * * * *", None),
+    ("every 90 seconds", "", 90),
+])
+def test_alert_form_reads_presets_and_intervals(admin_client, level_alert, typed, cron, interval):
+    admin_client.post(ADD, form_data(level_alert.datasource, schedule_text=typed))
+
+    schedule = Alert.objects.get(name="orders-stuck").schedule
+    assert (schedule.cron, schedule.interval_seconds) == (cron, interval)
+
+
+def test_an_interval_schedule_reads_back_as_the_same_interval(admin_client, level_alert):
+    admin_client.post(ADD, form_data(level_alert.datasource, schedule_text="every 90 seconds"))
+    alert = Alert.objects.get(name="orders-stuck")
+    url = reverse("admin:alerts_alert_change", args=[alert.pk])
+
+    assert 'value="every 90 seconds"' in admin_client.get(url).content.decode()

@@ -177,3 +177,18 @@ def test_every_form_change_is_in_the_admin_log(admin_client, level_alert):
                             "row_limit": "1000", "enabled": "on"})
 
     assert LogEntry.objects.filter(object_id=str(level_alert.datasource_id)).exists()
+
+
+def test_schedule_page_shows_fired_ticks_and_gaps(admin_client):
+    from datetime import datetime, timezone as tz
+
+    from schedules.models import FiredTick
+
+    schedule = Schedule.objects.create(cron="*/5 * * * *", timezone="UTC")
+    FiredTick.objects.create(schedule=schedule, tick=datetime(2026, 11, 24, 9, 30, tzinfo=tz.utc), alerts=3,
+                             missed_count=2, missed_first=datetime(2026, 11, 24, 9, 20, tzinfo=tz.utc),
+                             missed_last=datetime(2026, 11, 24, 9, 25, tzinfo=tz.utc))
+
+    page = admin_client.get(reverse("admin:schedules_schedule_change", args=[schedule.pk])).content.decode()
+
+    assert "2026-11-24 09:30 UTC" in page and "3 alert(s)" in page and "2 missed before it" in page

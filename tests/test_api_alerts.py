@@ -58,6 +58,9 @@ def test_create_read_update_delete(api, level):
     assert patched.json()["severity"] == "info" and patched.json()["timezone"] == "Europe/Berlin"
     assert patched.json()["renotify_interval"] == "4h"  # untouched by the PATCH
 
+    unscheduled = api.patch("/api/alerts/orders_stuck", {"schedule": None}, format="json")
+    assert unscheduled.status_code == 200 and unscheduled.json()["timezone"] is None
+
     put = api.put("/api/alerts/orders_stuck", {"query": "SELECT 'OK' AS status", "schedule": None}, format="json")
     assert put.status_code == 200, put.json()
     assert put.json()["schedule"] is None and put.json()["severity"] == "warning"  # PUT replaces

@@ -56,6 +56,8 @@ def browser_page(live_server, django_user_model, monkeypatch):
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1500, "height": 900}, base_url=live_server.url)
+        # The admin's navigation sidebar starts closed: the lists get the width.
+        context.add_init_script("window.localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
         page = context.new_page()
         page.set_default_timeout(10_000)
         try:

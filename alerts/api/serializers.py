@@ -112,7 +112,10 @@ class AlertSerializer(serializers.Serializer):
 
     def validate(self, attrs):
         if self.instance is not None and self.partial:
-            item = {**alert_definition(self.instance), **self.initial_keys(attrs)}
+            sent = self.initial_keys(attrs)
+            item = {**alert_definition(self.instance), **sent}
+            if "schedule" in sent and sent["schedule"] is None and "timezone" not in sent:
+                item["timezone"] = None  # unscheduling drops the schedule's time zone with it
         else:
             item = {k: v for k, v in attrs.items() if v is not None or k in ("schedule", "threshold")}
             item.setdefault("name", self.instance.name if self.instance else None)

@@ -19,6 +19,7 @@ SUBCOMMANDS = [
     "export",
     "healthcheck",
     "test_channel",
+    "sync_schedules",
 ]
 
 

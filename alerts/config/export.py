@@ -29,13 +29,8 @@ _Dumper.add_representer(str, _text)
 
 
 def schedule_text(schedule) -> str:
-    if schedule.cron:
-        return schedule.cron
-    seconds = schedule.interval_seconds
-    for unit, size in (("hours", 3600), ("minutes", 60)):
-        if seconds % size == 0:
-            return f"every {seconds // size} {unit}"
-    return f"every {seconds} seconds"
+    # "every 5 minutes" reads back as cron (*/5); only "every N seconds" reads back as an interval.
+    return schedule.cron or f"every {schedule.interval_seconds} seconds"
 
 
 def datasource_item(ds: Datasource) -> dict:

@@ -15,6 +15,8 @@ class ConfigError:
     message: str
 
     def __str__(self) -> str:
+        if not self.file:  # about stored objects, not a place in a file
+            return self.message
         return f"{self.file}:{self.line}: " + (f"{self.where}: " if self.where else "") + self.message
 
 

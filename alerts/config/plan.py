@@ -148,7 +148,7 @@ def make_plan(config: Config, prune: bool = False) -> Plan:
 def _plain_error(message: str):
     from .files import ConfigError
 
-    return ConfigError("(stored)", 0, "", message)
+    return ConfigError("", 0, "", message)
 
 
 def _change(kind: str, name: str, spec, current, fields_of) -> Change:

@@ -270,7 +270,7 @@ def check_channel(item, path, problems: Problems, environ=None) -> ChannelSpec |
         return None
     enabled = _read(item, "enabled", v.boolean, True, path, problems)
     config = {k: val for k, val in item.items() if k not in CHANNEL_KEYS}
-    check_channel_settings(item["kind"], config, path if item["kind"] in NOTIFIERS else path + ("kind",),
+    check_channel_settings(item["kind"], config, path if _is_kind(item["kind"]) else path + ("kind",),
                            problems, environ, reserved=CHANNEL_KEYS)
     if len(problems.items) > start or name is None:
         return None
@@ -460,7 +460,8 @@ def check_document(data, problems: Problems, environ=None) -> Definitions:
         if isinstance(name, str) and name in seen:
             problems.add(("alerts", i, "name"), f"Duplicate alert name {name!r} (first at alerts[{seen[name]}]).")
             continue
-        seen.setdefault(name, i)
+        if isinstance(name, str):
+            seen[name] = i
         spec = check_alert(item, ("alerts", i), problems, environ, inline_channels=found.channels)
         if spec:
             found.alerts.append(spec)

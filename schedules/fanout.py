@@ -1,0 +1,68 @@
+"""fire_schedule: one fan-out per tick of a schedule.
+
+Beat only says "this schedule is due"; the tick itself comes from the same
+arithmetic as the preview. The FiredTick insert is the claim: a second beat's
+duplicate, or a redelivered message, finds the row and does nothing.
+"""
+
+import logging
+from datetime import datetime
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from .models import FiredTick, Schedule
+
+log = logging.getLogger("sentinel.schedules")
+
+# How many missed ticks a gap record counts exactly; beyond this it says "at least".
+GAP_COUNT_CAP = 10_000
+
+
+def fire_schedule(schedule_id: int, now: datetime | None = None) -> FiredTick | None:
+    """Record the tick due at `now` once and enqueue run_alert for each enabled alert of the schedule."""
+    from alerts.models import Alert
+
+    now = now or timezone.now()
+    schedule = Schedule.objects.filter(pk=schedule_id).first()
+    if schedule is None:
+        log.warning("schedule %s no longer exists; firing ignored", schedule_id)
+        return None
+    tick = schedule.latest_tick(now)
+    previous = FiredTick.objects.filter(schedule=schedule).order_by("-tick").first()
+    if previous is not None and previous.tick >= tick:
+        return None  # this tick (or a later one) was fanned out already
+    missed = []
+    if previous is not None:
+        missed = schedule.ticks(previous.tick, limit=GAP_COUNT_CAP + 1, until=tick)[:-1]
+    alert_ids = list(Alert.objects.filter(schedule=schedule, enabled=True).order_by("pk").values_list("pk", flat=True))
+    try:
+        with transaction.atomic():
+            fired = FiredTick.objects.create(
+                schedule=schedule, tick=tick, fired_at=now, alerts=len(alert_ids), missed_count=len(missed),
+                missed_first=missed[0] if missed else None, missed_last=missed[-1] if missed else None,
+            )
+            transaction.on_commit(lambda: enqueue(alert_ids, tick))
+    except IntegrityError:
+        return None
+    if missed:
+        log.warning("schedule=%s tick=%s gap: %d tick(s) from %s to %s never fired; running once now",
+                    schedule.pk, tick.isoformat(), len(missed), missed[0].isoformat(), missed[-1].isoformat())
+    log.info("schedule=%s tick=%s lag=%.2fs alerts=%d", schedule.pk, tick.isoformat(), fired.lag_seconds, len(alert_ids))
+    return fired
+
+
+def enqueue(alert_ids: list[int], tick: datetime) -> None:
+    """Publish one run_alert per alert over one broker connection."""
+    from alerts.tasks import run_alert
+
+    if not alert_ids:
+        return
+    scheduled_for = tick.isoformat()
+    if run_alert.app.conf.task_always_eager:
+        for alert_id in alert_ids:
+            run_alert.apply_async((alert_id, scheduled_for))
+        return
+    with run_alert.app.producer_or_acquire() as producer:
+        for alert_id in alert_ids:
+            run_alert.apply_async((alert_id, scheduled_for), producer=producer)
