@@ -143,7 +143,14 @@ CELERY_TASK_SOFT_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 60
 CELERY_TASK_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 120
 # Redis re-delivers unacknowledged messages after this; it must exceed the hard limit
 # or a slow run would be handed to a second worker while the first still works.
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_TASK_TIME_LIMIT + 600} if REDIS_URL else {}
+# It is also how long a message of a worker killed with SIGKILL waits before another worker gets it.
+CELERY_BROKER_VISIBILITY_TIMEOUT = envint("CELERY_BROKER_VISIBILITY_TIMEOUT", CELERY_TASK_TIME_LIMIT + 600)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_BROKER_VISIBILITY_TIMEOUT,
+    # Look for messages whose visibility ran out every N seconds (kombu's default works out at ~100 s).
+    "unacked_restore_interval": envint("CELERY_BROKER_RESTORE_INTERVAL", 10),
+    "unacked_restore_throttle": 1,
+} if REDIS_URL else {}
 CELERY_TASK_DEFAULT_QUEUE = "alerts"
 CELERY_TASK_ROUTES = {
     "schedules.fire_schedule": {"queue": "schedules"},
