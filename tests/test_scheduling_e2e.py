@@ -125,3 +125,24 @@ def test_worker_killed_mid_query_leaves_one_finished_execution(
     assert execution.status == ExecutionStatus.OK and execution.scheduled_for == tick
     assert execution.attempts == 2 and execution.worker != ""
     assert Execution.objects.filter(alert=alert).count() == 1
+
+
+def test_autoscale_grows_the_pool_under_a_backlog(tmp_path, redis_server, processes, make_datasource, make_alert,
+                                                  pg_datasource_url):
+    """Celery has known cases where --autoscale never grows; with these settings it does."""
+    datasource = make_datasource(pg_datasource_url)
+    alerts = [make_alert(datasource, "SELECT 'OK' AS status FROM pg_sleep(2)") for _ in range(8)]
+    env = process_env(tmp_path, redis_server.url)
+    worker = processes(worker_args("scaling", "--autoscale=4,1"), env, tmp_path / "worker.log")
+    wait_until(lambda: "ready" in worker.output(), 30, "the worker to start", log=worker.log)
+    tick = datetime.now(tz.utc).replace(microsecond=0).isoformat()
+    app = Celery(broker=redis_server.url)
+    for alert in alerts:
+        app.send_task("alerts.run_alert", args=[alert.pk, tick], queue="alerts")
+
+    def pool_size():
+        import subprocess
+        return len(subprocess.run(["pgrep", "-P", str(worker.popen.pid)], capture_output=True, text=True).stdout.split())
+
+    wait_until(lambda: pool_size() >= 4, 20, "the pool to grow to 4 processes", interval=0.2, log=worker.log)
+    wait_until(lambda: Execution.objects.filter(status=ExecutionStatus.OK).count() == 8, 30, "all eight runs")
