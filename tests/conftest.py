@@ -11,6 +11,7 @@ def pytest_collection_modifyitems(config, items):
     reasons = {
         "needs_postgres": (settings.POSTGRES_AVAILABLE, f"PostgreSQL not reachable at {settings.TEST_POSTGRES_URL}"),
         "needs_redis": (settings.REDIS_AVAILABLE, f"Redis not reachable at {settings.TEST_REDIS_URL}"),
+        "needs_mariadb": (settings.MARIADB_AVAILABLE, f"MariaDB not reachable at {settings.TEST_MARIADB_URL}"),
     }
     for item in items:
         for marker, (available, reason) in reasons.items():

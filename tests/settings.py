@@ -26,14 +26,17 @@ def reachable(url: str) -> bool:
         return False
 
 
+TEST_MARIADB_URL = os.environ.get("TEST_MARIADB_URL", "mysql://root@127.0.0.1:3306/test")
 POSTGRES_AVAILABLE = reachable(TEST_POSTGRES_URL)
+MARIADB_AVAILABLE = reachable(TEST_MARIADB_URL)
 REDIS_AVAILABLE = reachable(TEST_REDIS_URL)
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
-if IN_CI and not (POSTGRES_AVAILABLE and REDIS_AVAILABLE):
+if IN_CI and not (POSTGRES_AVAILABLE and REDIS_AVAILABLE and MARIADB_AVAILABLE):
     raise RuntimeError(
-        f"CI=true but PostgreSQL ({TEST_POSTGRES_URL}: {POSTGRES_AVAILABLE}) or Redis "
-        f"({TEST_REDIS_URL}: {REDIS_AVAILABLE}) is not reachable; CI never skips them."
+        f"CI=true but PostgreSQL ({TEST_POSTGRES_URL}: {POSTGRES_AVAILABLE}), Redis "
+        f"({TEST_REDIS_URL}: {REDIS_AVAILABLE}) or MariaDB ({TEST_MARIADB_URL}: {MARIADB_AVAILABLE}) "
+        "is not reachable; CI never skips them."
     )
 
 if POSTGRES_AVAILABLE:
