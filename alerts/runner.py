@@ -117,6 +117,28 @@ def run_claimed(alert: Alert, execution: Execution, claim: Claim = Claim.CLAIMED
     return record(alert, execution, result, evaluation, status)
 
 
+def reap_abandoned(now: datetime | None = None) -> list[int]:
+    """Finish RUNNING executions nobody will finish: a lease that ran out long enough ago that the
+    broker would have handed the message to another worker, or a queued API run never picked up."""
+    now = now or timezone.now()
+    abandoned = list(
+        Execution.objects.filter(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now - settings.SENTINEL_ABANDONED_AFTER)
+        .values_list("pk", flat=True)
+    )
+    never_started = list(
+        Execution.objects.filter(status=ExecutionStatus.RUNNING, lease_expires_at__isnull=True,
+                                 started_at__lt=now - settings.SENTINEL_QUEUED_RUN_MAX_WAIT)
+        .values_list("pk", flat=True)
+    )
+    reasons = [(pk, "Abandoned: its worker stopped mid-run and no other worker took it over.") for pk in abandoned]
+    reasons += [(pk, "Abandoned: queued but never picked up by a worker.") for pk in never_started]
+    for pk, reason in reasons:
+        execution = Execution.objects.filter(pk=pk, status=ExecutionStatus.RUNNING).first()
+        if execution is not None:
+            _finish(execution, ExecutionStatus.ERROR, reason)
+    return [pk for pk, _ in reasons]
+
+
 def claim_tick(alert: Alert, scheduled_for: datetime, trigger: str, task_id: str = "") -> tuple[Claim, Execution | None]:
     now = timezone.now()
     lease = lease_until(alert, now)

@@ -43,3 +43,8 @@ def prune_history() -> None:
     from . import retention
 
     retention.prune()
+
+
+@shared_task(name="alerts.reap_abandoned")
+def reap_abandoned() -> None:
+    runner.reap_abandoned()

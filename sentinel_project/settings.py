@@ -157,6 +157,7 @@ CELERY_TASK_ROUTES = {
     "alerts.run_alert": {"queue": "alerts"},
     "alerts.deliver": {"queue": "notifications"},
     "alerts.recover_deliveries": {"queue": "notifications"},
+    "alerts.reap_abandoned": {"queue": "alerts"},
 }
 # django-celery-beat's DatabaseScheduler, sending only while it holds the beat lease (schedules/beat.py).
 CELERY_BEAT_SCHEDULER = "schedules.beat:LeaderDatabaseScheduler"
@@ -165,6 +166,8 @@ SENTINEL_BEAT_LEASE_SECONDS = envint("SENTINEL_BEAT_LEASE_SECONDS", 15)
 # Settles notifications whose worker died mid-send and re-enqueues lost retries (alerts.delivery).
 CELERY_BEAT_SCHEDULE = {
     "sentinel-recover-deliveries": {"task": "alerts.recover_deliveries", "schedule": 60.0},
+    # Nothing stays RUNNING forever: finishes executions whose worker died and that nobody took over.
+    "sentinel-reap-abandoned": {"task": "alerts.reap_abandoned", "schedule": 60.0},
 }
 # Beat sends a tick that is up to this late instead of dropping it.
 CELERY_BEAT_CRON_STARTING_DEADLINE = envint("CELERY_BEAT_CRON_STARTING_DEADLINE", 300)
@@ -179,6 +182,10 @@ SENTINEL_PREVIEW_ROWS = envint("SENTINEL_PREVIEW_ROWS", 20)
 SENTINEL_PREVIEW_CELL_CHARS = envint("SENTINEL_PREVIEW_CELL_CHARS", 500)
 # Extra time beyond the query timeout before a RUNNING execution counts as abandoned.
 SENTINEL_LEASE_MARGIN = timedelta(seconds=envint("SENTINEL_LEASE_MARGIN_SECONDS", 60))
+# A lease that ran out this long ago will not be taken over any more (the broker has redelivered by then).
+SENTINEL_ABANDONED_AFTER = timedelta(
+    seconds=envint("SENTINEL_ABANDONED_AFTER_SECONDS", CELERY_BROKER_VISIBILITY_TIMEOUT + 300))
+SENTINEL_QUEUED_RUN_MAX_WAIT = timedelta(seconds=envint("SENTINEL_QUEUED_RUN_MAX_WAIT_SECONDS", 3600))
 
 LOG_LEVEL = env("LOG_LEVEL", "INFO").upper()
 # json: one JSON object per line, with alert/execution/notification ids as fields.

@@ -121,3 +121,21 @@ def test_only_one_beat_holds_the_lease_until_it_expires(settings):
     assert not leader.acquire_or_renew("beat-b", now=now + timedelta(seconds=20))
     assert leader.acquire_or_renew("beat-b", now=now + timedelta(seconds=26))  # a's lease ran out
     assert leader.beat_heartbeat_age(now=now + timedelta(seconds=30)) == pytest.approx(4)
+
+
+def test_nothing_stays_running_forever(sqlite_db, make_datasource, make_alert, settings):
+    alert = make_alert(make_datasource(sqlite_db[0]), LEVEL_QUERY)
+    now = datetime.now(tz.utc)
+    _, dead = runner.claim_tick(alert, now - timedelta(hours=2), Trigger.SCHEDULE)
+    _, queued = runner.claim_tick(alert, now - timedelta(hours=3), Trigger.API)
+    _, alive = runner.claim_tick(alert, now - timedelta(seconds=5), Trigger.SCHEDULE)
+    Execution.objects.filter(pk=dead.pk).update(lease_expires_at=now - settings.SENTINEL_ABANDONED_AFTER
+                                                - timedelta(seconds=1))
+    Execution.objects.filter(pk=queued.pk).update(lease_expires_at=None, started_at=now - timedelta(hours=3))
+
+    reaped = runner.reap_abandoned(now)
+
+    assert sorted(reaped) == sorted([dead.pk, queued.pk])
+    assert Execution.objects.get(pk=dead.pk).status == ExecutionStatus.ERROR
+    assert "queued but never picked up" in Execution.objects.get(pk=queued.pk).error
+    assert Execution.objects.get(pk=alive.pk).status == ExecutionStatus.RUNNING
