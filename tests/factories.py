@@ -56,3 +56,17 @@ LEVEL_QUERY = (
     "SELECT CASE WHEN value > 5 THEN 'ALERT' ELSE 'OK' END AS status, value AS actual_value, "
     "5 AS threshold FROM knobs WHERE name = 'level'"
 )
+
+
+def sentinel(*args) -> tuple[int, str]:
+    """Run `manage.py sentinel ARGS` in-process; return (exit code, what it printed)."""
+    import io
+
+    from django.core.management import call_command
+
+    out = io.StringIO()
+    try:
+        call_command("sentinel", *args, stdout=out)
+    except SystemExit as exc:
+        return exc.code, out.getvalue()
+    return 0, out.getvalue()

@@ -1,27 +1,18 @@
-import io
 import os
 import subprocess
 import sys
 from datetime import timedelta
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 from django.db import connection
 from django.utils import timezone
 
 from alerts.models import Alert, Execution, ExecutionStatus, Trigger
 from tests.factories import LEVEL_QUERY
+from tests.factories import sentinel
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def sentinel(*args) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("sentinel", *args, stdout=out)
-    except SystemExit as exc:
-        return exc.code, out.getvalue()
-    return 0, out.getvalue()
 
 
 @pytest.fixture

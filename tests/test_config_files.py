@@ -1,27 +1,17 @@
 """Alerts as code: validate, apply (plan, atomic, idempotent, prune), export round trip."""
 
-import io
 import textwrap
 from pathlib import Path
 
 import pytest
-from django.core.management import call_command
 
 from alerts.models import Alert, Channel, Datasource, Execution
 from schedules.models import Schedule
+from tests.factories import sentinel
 
 FIXTURES = sorted((Path(__file__).parent / "fixtures" / "sqlsentinel").glob("*.yaml"))
 
 pytestmark = pytest.mark.django_db
-
-
-def sentinel(*args) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("sentinel", *args, stdout=out)
-    except SystemExit as exc:
-        return exc.code, out.getvalue()
-    return 0, out.getvalue()
 
 
 def write(tmp_path, text: str, name: str = "alerts.yaml") -> str:

@@ -1,25 +1,16 @@
 """`sentinel run --file`: alerts run straight from a file; nothing is stored, whatever happens."""
 
-import io
 import textwrap
 
 import pytest
-from django.core.management import CommandError, call_command
+from django.core.management import CommandError
 
 from alerts.models import Alert, AlertState, Channel, Datasource, DeliveryAttempt, Execution, Notification
 from tests.factories import LEVEL_QUERY
 from tests.notify_peers import http_receiver  # noqa: F401 (fixture)
+from tests.factories import sentinel
 
 pytestmark = pytest.mark.django_db
-
-
-def sentinel(*args) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("sentinel", *args, stdout=out)
-    except SystemExit as exc:
-        return exc.code, out.getvalue()
-    return 0, out.getvalue()
 
 
 def nothing_stored():

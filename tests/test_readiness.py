@@ -1,29 +1,19 @@
 """/readyz and `sentinel healthcheck`: each check says what is wrong, and the answer comes fast."""
 
-import io
 import json
 import time
 
 import pytest
 import redis
 from celery import Celery
-from django.core.management import call_command
 from django.test import override_settings
 
 from sentinel_project import health
+from tests.factories import sentinel
 
 pytestmark = pytest.mark.django_db
 
 DEAD_BROKER = "redis://:hunter2-broker@127.0.0.1:1/0"
-
-
-def sentinel(*args) -> tuple[int, str]:
-    out = io.StringIO()
-    try:
-        call_command("sentinel", *args, stdout=out)
-    except SystemExit as exc:
-        return exc.code, out.getvalue()
-    return 0, out.getvalue()
 
 
 def test_healthz_touches_nothing(client):
