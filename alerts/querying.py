@@ -172,6 +172,9 @@ class _MySQLGuard(_ReadOnlyGuard):
             self.exec(f"SET SESSION max_statement_time = {max(0.001, self.timeout):.3f}")
         else:
             self.exec(f"SET SESSION max_execution_time = {max(1, int(self.timeout * 1000))}")
+        # DDL (CREATE/DROP/ALTER) commits implicitly and so escapes a read-only transaction;
+        # a read-only session refuses it (error 1792), and every later transaction too.
+        self.exec("SET SESSION TRANSACTION READ ONLY")
         self.exec("START TRANSACTION READ ONLY")
 
 

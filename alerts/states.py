@@ -18,7 +18,9 @@ class InstanceState:
     since: datetime | None = None
     breaches: int = 0
     firing_open: bool = False  # a firing event was recorded and has not been resolved
-    announced: bool = False  # ... and it reached people (it was not silenced)
+    # People were told of the open problem (the firing, or an error/no_data outside a firing),
+    # i.e. it was not silenced; only then does its recovery send `resolved`.
+    announced: bool = False
     last_notified_at: datetime | None = None
 
 
@@ -84,8 +86,7 @@ def _moved(prev: InstanceState, state: str, now: datetime, **changes) -> Instanc
 
 def _ok(prev, policy, now, silenced) -> Transition:
     notices = []
-    was_problem = prev.state in (State.ERROR, State.NO_DATA)
-    if policy.notify_on_recovery and (prev.announced or (was_problem and not prev.firing_open)):
+    if policy.notify_on_recovery and prev.announced:
         notices.append(Notice(Event.RESOLVED, silenced))
     new = _moved(prev, State.OK, now, breaches=0, firing_open=False, announced=False)
     return Transition(new, tuple(notices))
@@ -117,7 +118,13 @@ def _breach(prev, policy, now, silenced) -> Transition:
 
 def _problem(prev, state, now, silenced) -> Transition:
     new = _moved(prev, state, now, breaches=0)
-    if prev.state == state:
-        return Transition(new)
     event = Event.ERROR if state == State.ERROR else Event.NO_DATA
-    return Transition(new, (Notice(event, silenced),))
+    if prev.state == state:
+        if prev.firing_open or silenced or prev.announced:
+            return Transition(new)
+        # It started under a silence that has ended and the problem persists: tell people now.
+        return Transition(replace(new, announced=True), (Notice(event),))
+    if prev.firing_open:
+        # `announced` keeps describing the open firing, which decides the later `resolved`.
+        return Transition(new, (Notice(event, silenced),))
+    return Transition(replace(new, announced=prev.announced or not silenced), (Notice(event, silenced),))

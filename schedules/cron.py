@@ -166,13 +166,18 @@ def _gap_end(naive: datetime, tz: zoneinfo.ZoneInfo) -> datetime:
     return end.replace(microsecond=0)
 
 
+def _steady(tz: zoneinfo.ZoneInfo, at: datetime) -> bool:
+    """No UTC offset change within DST_MARGIN of `at`: wall time and UTC move together there."""
+    return (at - DST_MARGIN).astimezone(tz).utcoffset() == (at + DST_MARGIN).astimezone(tz).utcoffset()
+
+
 def cron_ticks(cron: str, tz_name: str, after: datetime, limit: int | None = None,
                until: datetime | None = None) -> list[datetime]:
     """The ticks strictly after `after` (and at or before `until`), in UTC, once each, DST days included."""
     tz = zone(tz_name)
     elapsed = _elapsed_hours(cron)
-    # Start a little before, in local wall time, so a tick moved by DST is not skipped.
-    local_start = (after.astimezone(tz) - DST_MARGIN).replace(tzinfo=None)
+    # Near a DST change, start a little before in wall time, so a tick moved by DST is not skipped.
+    local_start = (after.astimezone(tz) - (timedelta(0) if _steady(tz, after) else DST_MARGIN)).replace(tzinfo=None)
     it = croniter(cron, local_start)
     ticks: list[datetime] = []
     while True:
@@ -181,7 +186,8 @@ def cron_ticks(cron: str, tz_name: str, after: datetime, limit: int | None = Non
         ticks.sort()
         bound = until if until is not None else (ticks[limit - 1] if limit and len(ticks) >= limit else None)
         # DST moves a tick by at most DST_MARGIN: past that no later wall time can land earlier.
-        if bound is not None and naive.replace(tzinfo=tz).astimezone(UTC) > bound + DST_MARGIN:
+        margin = timedelta(0) if bound is not None and _steady(tz, bound) else DST_MARGIN
+        if bound is not None and naive.replace(tzinfo=tz).astimezone(UTC) > bound + margin:
             kept = [t for t in ticks if until is None or t <= until]
             return kept[:limit] if limit else kept
 

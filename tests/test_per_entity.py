@@ -1,5 +1,7 @@
 """Per-entity alerts: each key is its own instance with its own state and messages."""
 
+import json
+import logging
 import sqlite3
 from datetime import datetime, timedelta, timezone as tz
 
@@ -31,7 +33,10 @@ def events(alert):
     return list(Notification.objects.filter(alert=alert).order_by("id").values_list("instance_key", "event", "status"))
 
 
-def test_each_warehouse_fires_and_recovers_on_its_own(stock, make_datasource, make_alert, log_channel):
+def test_each_warehouse_fires_and_recovers_on_its_own(stock, make_datasource, make_alert, log_channel, caplog):
+    notify_log = logging.getLogger("sentinel.notify")
+    notify_log.addHandler(caplog.handler)  # "sentinel" does not propagate to the root logger
+    caplog.set_level(logging.WARNING, logger="sentinel.notify")
     url, set_units = stock
     alert = make_alert(make_datasource(url), "SELECT warehouse AS key, units FROM stock", mode="threshold",
                        operator="<", threshold=10, channels=[log_channel])
@@ -42,6 +47,7 @@ def test_each_warehouse_fires_and_recovers_on_its_own(stock, make_datasource, ma
     runner.run(alert, T0 + timedelta(minutes=1), Trigger.MANUAL)
     set_units("berlin", 80)
     last = runner.run(alert, T0 + timedelta(minutes=2), Trigger.MANUAL)
+    notify_log.removeHandler(caplog.handler)
 
     assert events(alert) == [("berlin", "firing", "sent"), ("paris", "firing", "sent"), ("berlin", "resolved", "sent")]
     states = dict(AlertState.objects.filter(alert=alert).values_list("key", "state"))
@@ -49,6 +55,11 @@ def test_each_warehouse_fires_and_recovers_on_its_own(stock, make_datasource, ma
     alert.refresh_from_db()
     assert alert.state == State.FIRING and alert.firing_instances == 1
     assert last.state_after == State.FIRING
+    # What the log channel printed: one line per instance event, each naming its instance and value.
+    lines = [r.getMessage() for r in caplog.records if r.name == "sentinel.notify"]
+    told = [json.loads(line[line.index("{"):]) for line in lines]
+    assert [(t["instance"], t["event"], t["value"]) for t in told] == [
+        ("berlin", "firing", 3), ("paris", "firing", 4), ("berlin", "resolved", 80)]
 
 
 def test_rows_that_disappear_resolve_their_instance(tmp_path, make_datasource, make_alert, log_channel):

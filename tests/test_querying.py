@@ -187,3 +187,72 @@ def test_mariadb_timeout_ends_as_timeout(mariadb_table):
         run_query(source(MARIADB_URL, timeout=1), "SELECT SLEEP(5) AS status, 1 AS x FROM DUAL")
     assert time.monotonic() - started < 3
     assert run_query(source(MARIADB_URL), "SELECT 'OK' AS status").rows == [("OK",)]
+
+
+@pytest.mark.needs_postgres
+def test_postgres_broken_sql_says_what_the_database_said(pg_datasource_url):
+    with pytest.raises(QueryError, match='syntax error at or near "SELEC"'):
+        run_query(source(pg_datasource_url), "SELEC 'OK' AS status")
+
+
+@pytest.mark.needs_postgres
+def test_postgres_connection_is_usable_after_a_refused_write(pg_table, pg_datasource_url):
+    table, execute = pg_table
+    execute("CREATE TABLE {table} (amount int)")
+    execute("INSERT INTO {table} VALUES (1)")
+    ds = source(pg_datasource_url, pk=515151)
+    with pytest.raises(QueryError):
+        run_query(ds, f"DELETE FROM {table} RETURNING amount")
+    # The pooled connection went back clean: the next query reads, still read-only.
+    assert run_query(ds, f"SELECT count(*) AS n FROM {table}").rows == [(1,)]
+    assert run_query(ds, "SHOW transaction_read_only").rows == [("on",)]
+
+
+def test_empty_query_is_refused_with_a_clear_message(sqlite_db):
+    with pytest.raises(QueryError, match="The query is empty"):
+        run_query(source(sqlite_db[0]), "  -- nothing here\n;")
+
+
+def test_sqlite_writing_cte_is_refused(sqlite_db):
+    url, _ = sqlite_db
+    with pytest.raises(QueryError):
+        run_query(source(url), "WITH x AS (SELECT 1) DELETE FROM knobs")
+    assert run_query(source(url), "SELECT count(*) AS n FROM knobs").rows == [(1,)]
+
+
+def test_sqlite_row_cap_fetches_cap_plus_one(sqlite_db):
+    result = run_query(source(sqlite_db[0], row_limit=5), """
+        WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1000000) SELECT i FROM n
+    """)
+    assert [r[0] for r in result.rows] == [1, 2, 3, 4, 5] and result.truncated and result.row_limit == 5
+
+
+@pytest.mark.needs_mariadb
+@pytest.mark.parametrize("sql", ["CREATE TABLE {t}_copy AS SELECT * FROM {t}", "SELECT 1; DELETE FROM {t}",
+                                 "COMMIT; DELETE FROM {t}", "DROP TABLE {t}"])
+def test_mariadb_create_drop_and_several_statements_are_refused(mariadb_table, sql):
+    name, engine = mariadb_table
+    with pytest.raises(QueryError):
+        run_query(source(MARIADB_URL), sql.format(t=name))
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM {name}").scalar() == 2
+        # DDL commits implicitly in MariaDB: make sure nothing was created behind the error either.
+        assert conn.exec_driver_sql(f"SHOW TABLES LIKE '{name}_copy'").fetchall() == []
+
+
+@pytest.mark.needs_mariadb
+def test_mariadb_broken_sql_and_json_safe_values(mariadb_table):
+    with pytest.raises(QueryError, match="1064|syntax"):
+        run_query(source(MARIADB_URL), "SELEC 1")
+    result = run_query(source(MARIADB_URL), """
+        SELECT CAST(12.50 AS DECIMAL(10,2)) AS price, DATE '2026-11-24' AS day,
+               TIMESTAMP '2026-11-24 09:00:00' AS at, x'00ff' AS raw
+    """)
+    assert result.as_dicts() == [{"price": 12.5, "day": "2026-11-24", "at": "2026-11-24T09:00:00",
+                                  "raw": "base64:AP8="}]
+
+
+def test_closed_port_mariadb_is_an_error_without_the_password():
+    with pytest.raises(QueryError) as err:
+        run_query(source("mysql+pymysql://root:hunter2secret@127.0.0.1:1/test", timeout=2), "SELECT 1")
+    assert "hunter2secret" not in str(err.value) and "127.0.0.1" in str(err.value)

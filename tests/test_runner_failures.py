@@ -81,3 +81,43 @@ def test_silenced_alert_records_suppressed_and_tells_people_after_the_silence(
     assert during.state_after == State.FIRING  # the silence never stops the state
     assert list(Notification.objects.order_by("id").values_list("event", "status")) == [
         ("firing", "suppressed"), ("firing", "sent")]
+
+
+def test_an_error_inside_a_silence_is_told_when_the_silence_ends_and_resolved_once(
+        sqlite_db, make_datasource, make_alert, log_channel):
+    alert = make_alert(make_datasource(sqlite_db[0]), "SELECT status FROM no_such_table", channels=[log_channel],
+                       silenced_until=timezone.now() + timedelta(hours=1), silence_reason="migration")
+
+    runner.run(alert, tick(0), Trigger.MANUAL)
+    alert.silenced_until = None
+    alert.save()
+    runner.run(alert, tick(1), Trigger.MANUAL)
+    runner.run(alert, tick(2), Trigger.MANUAL)
+    alert.query = LEVEL_QUERY
+    alert.save()
+    runner.run(alert, tick(3), Trigger.MANUAL)
+
+    assert list(Notification.objects.order_by("id").values_list("event", "status")) == [
+        ("error", "suppressed"), ("error", "sent"), ("resolved", "sent")]
+
+
+def test_an_error_that_began_and_ended_inside_a_silence_tells_nobody(
+        sqlite_db, make_datasource, make_alert, log_channel):
+    alert = make_alert(make_datasource(sqlite_db[0]), "SELECT status FROM no_such_table", channels=[log_channel],
+                       silenced_until=timezone.now() + timedelta(hours=1), silence_reason="migration")
+
+    runner.run(alert, tick(0), Trigger.MANUAL)
+    alert.query = LEVEL_QUERY
+    alert.silenced_until = None
+    alert.save()
+    ok = runner.run(alert, tick(1), Trigger.MANUAL)
+
+    assert ok.state_after == State.OK
+    assert list(Notification.objects.order_by("id").values_list("event", "status")) == [("error", "suppressed")]
+
+
+@pytest.mark.needs_postgres
+def test_broken_sql_on_postgres_is_an_error_quoting_the_database(make_datasource, make_alert, pg_datasource_url):
+    alert = make_alert(make_datasource(pg_datasource_url), "SELEC 'OK' AS status")
+    execution = runner.run(alert, tick(0), Trigger.MANUAL)
+    assert execution.status == ExecutionStatus.ERROR and 'syntax error at or near "SELEC"' in execution.error

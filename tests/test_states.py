@@ -13,8 +13,10 @@ OK_ = InstanceState("OK", EARLIER)
 PENDING = InstanceState("PENDING", EARLIER, breaches=1)
 FIRING = InstanceState("FIRING", EARLIER, breaches=3, firing_open=True, announced=True, last_notified_at=EARLIER)
 FIRING_SILENCED = InstanceState("FIRING", EARLIER, breaches=3, firing_open=True, announced=False)
-NO_DATA = InstanceState("NO_DATA", EARLIER)
-ERROR = InstanceState("ERROR", EARLIER)
+NO_DATA = InstanceState("NO_DATA", EARLIER, announced=True)
+ERROR = InstanceState("ERROR", EARLIER, announced=True)
+ERROR_SILENCED = InstanceState("ERROR", EARLIER, announced=False)  # its `error` was suppressed
+NO_DATA_SILENCED = InstanceState("NO_DATA", EARLIER, announced=False)
 ERROR_WHILE_FIRING = InstanceState("ERROR", EARLIER, firing_open=True, announced=True, last_notified_at=EARLIER)
 
 DEFAULT = Policy()
@@ -60,6 +62,35 @@ TABLE = [
     (FIRING, "ERROR", Policy(on_error="keep"), False, "FIRING", []),
     (OK_, "ERROR", Policy(on_error="alerting"), False, "FIRING", ["firing"]),
     (FIRING, "ERROR", Policy(on_error="ok"), False, "OK", ["resolved"]),
+    # errors and no data under a silence: suppressed, told once the silence ends, never a stray `resolved`
+    (ERROR_SILENCED, "ERROR", DEFAULT, True, "ERROR", []),
+    (ERROR_SILENCED, "ERROR", DEFAULT, False, "ERROR", ["error"]),  # the silence ended, still broken
+    (ERROR_SILENCED, "OK", DEFAULT, False, "OK", []),  # nobody heard of it: nothing to resolve
+    (ERROR_SILENCED, "OK", DEFAULT, True, "OK", []),
+    (ERROR, "OK", DEFAULT, True, "OK", ["!resolved"]),
+    (NO_DATA_SILENCED, "NO_DATA", DEFAULT, False, "NO_DATA", ["no_data"]),
+    (NO_DATA_SILENCED, "OK", DEFAULT, False, "OK", []),
+    (OK_, "NO_DATA", DEFAULT, True, "NO_DATA", ["!no_data"]),
+    (ERROR, "NO_DATA", DEFAULT, False, "NO_DATA", ["no_data"]),
+    (NO_DATA, "ERROR", DEFAULT, False, "ERROR", ["error"]),
+    (FIRING, "NO_DATA", DEFAULT, False, "NO_DATA", ["no_data"]),
+    (ERROR_WHILE_FIRING, "ERROR", DEFAULT, False, "ERROR", []),
+    # PENDING meets the other outcomes and policies
+    (PENDING, "NO_DATA", PENDING_3, False, "NO_DATA", ["no_data"]),
+    (PENDING, "NO_DATA", Policy(pending_evaluations=3, on_no_data="keep"), False, "PENDING", []),
+    (PENDING, "ERROR", PENDING_3, False, "ERROR", ["error"]),
+    (PENDING, "ERROR", Policy(pending_evaluations=3, on_error="ok"), False, "OK", []),
+    (InstanceState("PENDING", EARLIER, breaches=2), "BREACH", PENDING_3, True, "FIRING", ["!firing"]),
+    # FIRING under the other policies
+    (FIRING, "OK", NO_RECOVERY, True, "OK", []),
+    (FIRING, "BREACH", PENDING_3, False, "FIRING", []),
+    (FIRING, "NO_DATA", Policy(on_no_data="alerting"), False, "FIRING", []),
+    (FIRING, "NO_DATA", Policy(on_no_data="alerting", renotify_interval=timedelta(hours=1)), False,
+     "FIRING", ["repeat"]),
+    (OK_, "ERROR", Policy(on_error="keep"), False, "OK", []),
+    (OK_, "NO_DATA", Policy(on_no_data="keep"), False, "OK", []),
+    (NO_DATA, "BREACH", DEFAULT, False, "FIRING", ["firing"]),
+    (ERROR, "BREACH", PENDING_3, False, "PENDING", []),
 ]
 
 
@@ -75,7 +106,8 @@ def test_transition_table(before, outcome, policy, silenced, after, events):
 
 
 def test_every_state_and_outcome_has_a_defined_result():
-    for before in (OK_, PENDING, FIRING, FIRING_SILENCED, NO_DATA, ERROR, ERROR_WHILE_FIRING):
+    for before in (OK_, PENDING, FIRING, FIRING_SILENCED, NO_DATA, ERROR, ERROR_WHILE_FIRING, ERROR_SILENCED,
+                   NO_DATA_SILENCED):
         for outcome in ("OK", "BREACH", "NO_DATA", "ERROR"):
             for policy in (DEFAULT, PENDING_3, RENOTIFY_1H, NO_RECOVERY, Policy(on_no_data="keep", on_error="keep")):
                 for silenced in (False, True):
