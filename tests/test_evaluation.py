@@ -122,3 +122,35 @@ def test_duplicate_keys_are_an_error():
 def test_missing_key_column_names_it():
     evaluation = evaluate(Rule(key_columns=("region",)), ["status"], [("OK",)])
     assert "Key column(s) region not in the result" in evaluation.error
+
+
+def test_status_threshold_text_stays_text_and_nulls_are_allowed():
+    outcome = evaluate(STATUS, ["status", "actual_value", "threshold"], [("OK", None, "under ten")]).outcomes[0]
+    assert (outcome.kind, outcome.value, outcome.threshold) == (OK, None, "under ten")
+
+
+def test_threshold_mode_several_rows_without_a_key_is_an_error():
+    evaluation = evaluate(Rule(mode="threshold", threshold=5), ["n"], [(1,), (9,)])
+    assert kinds(evaluation) == [("", ERROR)] and "threshold-mode alert needs exactly one row" in evaluation.error
+
+
+def test_threshold_zero_rows_is_no_data_and_decimal_like_values_compare_as_numbers():
+    assert kinds(evaluate(Rule(mode="threshold", threshold=5), ["n"], [])) == [("", NO_DATA)]
+    assert kinds(evaluate(Rule(mode="threshold", threshold=5), ["n"], [(5.0000001,)])) == [("", BREACH)]
+
+
+def test_rows_mode_keeps_the_first_row_as_context():
+    evaluation = evaluate(Rule(mode="rows"), ["id", "job"], [(7, "nightly"), (8, "invoices")])
+    assert evaluation.outcomes[0].context == {"first_row": {"id": 7, "job": "nightly"}}
+    assert evaluation.outcomes[0].value == 2
+
+
+def test_keyed_status_rows_keep_their_own_context():
+    evaluation = evaluate(STATUS, ["KEY", "status", "units"], [("berlin", "alert", 3), ("paris", "ok", 40)])
+    assert [o.context for o in evaluation.outcomes] == [{"units": 3}, {"units": 40}]
+
+
+def test_key_columns_named_on_the_alert_win_over_a_key_column():
+    rule = Rule(key_columns=("region",))
+    evaluation = evaluate(rule, ["key", "region", "status"], [("a", "eu", "OK"), ("a", "us", "ALERT")])
+    assert kinds(evaluation) == [("eu", OK), ("us", BREACH)]
