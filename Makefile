@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install test run migrate demo clean
+.PHONY: install test faults run migrate demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,10 @@ install: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# The fault-injection suite alone (docs/reliability.md); `make test` runs it too.
+faults: $(STAMP)
+	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 migrate: $(STAMP)
 	$(PY) manage.py migrate --noinput

@@ -77,6 +77,14 @@ def seconds_until_resumable(alert_id: int, scheduled_for: datetime) -> float | N
     return max(1.0, (lease - timezone.now()).total_seconds() + 1)
 
 
+def release_claim(alert_id: int, scheduled_for: datetime) -> int:
+    """Let this worker's RUNNING execution of the tick be resumed at once: its run broke off
+    (Sentinel's database dropped the connection), and waiting out the lease would skip the next ticks."""
+    return Execution.objects.filter(
+        alert_id=alert_id, scheduled_for=scheduled_for, status=ExecutionStatus.RUNNING, worker=WORKER,
+    ).update(lease_expires_at=timezone.now())
+
+
 def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *, dry_run: bool = False,
         task_id: str = "") -> Execution | DryRun | None:
     """Run one tick of an alert. Returns its Execution, a DryRun, or None when the tick is not ours."""

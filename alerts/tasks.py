@@ -1,17 +1,34 @@
 """Thin Celery tasks: load ids, call the plain functions that tests call directly."""
 
 from celery import shared_task
+from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils.dateparse import parse_datetime
 
 from . import delivery, runner
 from .models import Trigger
 
 
-@shared_task(name="alerts.run_alert", acks_late=True)
-def run_alert(alert_id: int, scheduled_for: str) -> None:
+# A run whose connection to Sentinel's own database broke is tried again this often, this many
+# times (a minute of outage); past that the reaper finishes its execution as abandoned.
+DB_RETRY_SECONDS = 2
+DB_RETRIES = 30
+
+
+@shared_task(name="alerts.run_alert", acks_late=True, bind=True, max_retries=DB_RETRIES)
+def run_alert(self, alert_id: int, scheduled_for: str) -> None:
     tick = parse_datetime(scheduled_for)
-    runner.run_by_id(alert_id, tick, Trigger.SCHEDULE, task_id=run_alert.request.id or "")
-    wait = runner.seconds_until_resumable(alert_id, tick)
+    try:
+        runner.run_by_id(alert_id, tick, Trigger.SCHEDULE, task_id=run_alert.request.id or "")
+        wait = runner.seconds_until_resumable(alert_id, tick)
+    except (OperationalError, InterfaceError) as exc:
+        # The database connection died mid-run (failover, pg_terminate_backend). Without this the
+        # task failed, was acked, and its execution stayed RUNNING until reaped minutes later.
+        close_old_connections()
+        try:
+            runner.release_claim(alert_id, tick)
+        except (OperationalError, InterfaceError):
+            close_old_connections()  # still down: the retry waits out the lease instead
+        raise self.retry(exc=exc, countdown=DB_RETRY_SECONDS)
     if wait is not None:
         # Another worker holds this tick, or held it and died: look again when its lease ends.
         run_alert.apply_async((alert_id, scheduled_for), countdown=wait)

@@ -139,3 +139,12 @@ def test_nothing_stays_running_forever(sqlite_db, make_datasource, make_alert, s
     assert Execution.objects.get(pk=dead.pk).status == ExecutionStatus.ERROR
     assert "queued but never picked up" in Execution.objects.get(pk=queued.pk).error
     assert Execution.objects.get(pk=alive.pk).status == ExecutionStatus.RUNNING
+
+
+def test_readiness_sees_the_beat_heartbeat_of_the_lease_holder():
+    from sentinel_project import health
+
+    assert health.check_beat().ok is False  # no beat has run yet
+    leader.acquire_or_renew("beat-a")
+    check = health.check_beat()
+    assert check.ok is True and check.data["age_seconds"] < 5
