@@ -7,7 +7,6 @@ from django.utils.dateparse import parse_datetime
 from . import delivery, runner
 from .models import Trigger
 
-
 # A run whose connection to Sentinel's own database broke is tried again this often, this many
 # times (a minute of outage); past that the reaper finishes its execution as abandoned.
 DB_RETRY_SECONDS = 2

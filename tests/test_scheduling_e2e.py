@@ -12,22 +12,11 @@ from django.db.models import Count
 from alerts.models import Execution, ExecutionStatus
 from schedules.models import BeatLease, FiredTick, Schedule
 from tests.factories import LEVEL_QUERY
-from tests.ops_processes import BIN, process_env, processes, redis_server, wait_until  # noqa: F401
+from tests.ops_processes import (  # noqa: F401  (fixtures)
+    beat_args, process_env, processes, redis_server, wait_until, worker_args,
+)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.needs_postgres]
-
-CELERY = str(BIN / "celery")
-
-
-def worker_args(name, *extra):
-    return [CELERY, "-A", "sentinel_project", "worker", "-Q", "schedules,alerts,notifications", "-n", f"{name}@%h",
-            "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle", *extra]
-
-
-def beat_args(tmp_path, name):
-    return [CELERY, "-A", "sentinel_project", "beat", "-S", "schedules.beat:LeaderDatabaseScheduler", "-l", "INFO",
-            "--pidfile", str(tmp_path / f"{name}.pid"), "-s", str(tmp_path / f"{name}-schedule")]
-
 
 def test_two_beats_run_every_tick_once_and_the_standby_takes_over(
         tmp_path, redis_server, processes, sqlite_db, make_datasource, make_alert):

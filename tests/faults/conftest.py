@@ -11,9 +11,8 @@ import pytest
 from django.db.models import Count
 
 from alerts.models import Execution
-from tests.ops_processes import BIN, processes, redis_server  # noqa: F401  (fixtures)
+from tests.ops_processes import beat_args, processes, redis_server, worker_args  # noqa: F401  (fixtures, re-exported)
 
-CELERY = str(BIN / "celery")
 
 # Secret values the faults tests put behind ${VAR}: none may ever reach a process log.
 DATASOURCE_PASSWORD = "faults-ds-pw-7Qx9"
@@ -26,16 +25,6 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(pytest.mark.faults)
-
-
-def worker_args(name, *extra):
-    return [CELERY, "-A", "sentinel_project", "worker", "-Q", "schedules,alerts,notifications", "-n", f"{name}@%h",
-            "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle", *extra]
-
-
-def beat_args(tmp_path, name):
-    return [CELERY, "-A", "sentinel_project", "beat", "-S", "schedules.beat:LeaderDatabaseScheduler", "-l", "INFO",
-            "--pidfile", str(tmp_path / f"{name}.pid"), "-s", str(tmp_path / f"{name}-schedule")]
 
 
 class Sink:

@@ -3,7 +3,7 @@ the suite fast; the arithmetic is the same for any gap)."""
 
 import signal
 import time
-from datetime import datetime, timedelta, timezone as tz
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -30,10 +30,10 @@ def test_beat_down_30s_then_back_runs_each_alert_once_and_records_the_gap(
                interval=0.5, log=beat.log)
 
     beat.signal(signal.SIGKILL)
-    killed_at = datetime.now(tz.utc)
+    killed_at = datetime.now(UTC)
     last_before = FiredTick.objects.filter(schedule=every10).order_by("-tick").first()
     time.sleep(OUTAGE)  # the fault itself: beat stays dead this long (not a synchronisation)
-    restarted_at = datetime.now(tz.utc)
+    restarted_at = datetime.now(UTC)
     beat = processes(beat_args(tmp_path, "beat-2"), env, tmp_path / "beat-2.log")
 
     wait_until(lambda: FiredTick.objects.filter(schedule=every10, fired_at__gt=restarted_at).count() >= 2, 40,

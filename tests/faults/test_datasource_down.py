@@ -1,12 +1,24 @@
 """Fault 6: the datasource is unreachable (a closed port), then back."""
 
-from datetime import datetime, timezone as tz
+from datetime import UTC, datetime
 
 import pytest
 
-from alerts.models import Channel, Execution, ExecutionStatus, Notification, NotificationStatus
+from alerts.models import (
+    Channel,
+    Execution,
+    ExecutionStatus,
+    Notification,
+    NotificationStatus,
+)
 from schedules.models import FiredTick, Schedule
-from tests.faults.conftest import DATASOURCE_PASSWORD, WEBHOOK_TOKEN, beat_args, duplicate_runs, worker_args
+from tests.faults.conftest import (
+    DATASOURCE_PASSWORD,
+    WEBHOOK_TOKEN,
+    beat_args,
+    duplicate_runs,
+    worker_args,
+)
 from tests.ops_processes import free_port, process_env, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.needs_postgres]
@@ -33,7 +45,7 @@ def test_datasource_down_then_back_sends_one_error_then_one_resolved(
 
     datasource.url = DS % 5432  # the datasource comes back
     datasource.save()
-    back_at = datetime.now(tz.utc)
+    back_at = datetime.now(UTC)
     wait_until(lambda: Execution.objects.filter(alert=alert, status=ExecutionStatus.OK).exists(), 25,
                "a successful run after recovery", interval=0.5, log=tmp_path / "worker.log")
     recovered = Execution.objects.filter(alert=alert, status=ExecutionStatus.OK).order_by("scheduled_for").first()

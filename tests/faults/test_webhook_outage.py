@@ -3,11 +3,18 @@ backoff exercises the same retries in a fast suite), then 200."""
 
 import time
 from collections import Counter
-from datetime import datetime, timezone as tz
+from datetime import UTC, datetime
 
 import pytest
 
-from alerts.models import Channel, DeliveryAttempt, Execution, ExecutionStatus, Notification, NotificationStatus
+from alerts.models import (
+    Channel,
+    DeliveryAttempt,
+    Execution,
+    ExecutionStatus,
+    Notification,
+    NotificationStatus,
+)
 from schedules.models import Schedule
 from tests.factories import LEVEL_QUERY
 from tests.faults.conftest import beat_args, duplicate_runs, worker_args
@@ -26,7 +33,7 @@ def test_webhook_500_for_40s_then_every_notification_is_delivered_once(
     every10 = Schedule.objects.for_timing(interval_seconds=10)
     hook = Channel.objects.create(name="hook", kind="webhook",
                                   config={"url": sink.url + "/hook?token=${FAULTS_HOOK_TOKEN}"})
-    alert = make_alert(make_datasource(url), LEVEL_QUERY, schedule=every10, channels=[hook])
+    make_alert(make_datasource(url), LEVEL_QUERY, schedule=every10, channels=[hook])
     env = process_env(tmp_path, redis_server.url, SENTINEL_BEAT_LEASE_SECONDS=3, SENTINEL_DELIVERY_BACKOFF_BASE=1,
                       SENTINEL_DELIVERY_BACKOFF_MAX=4, SENTINEL_DELIVERY_MAX_ATTEMPTS=30)
     processes(worker_args("w1", "--pool=threads", "-c", "4"), env, tmp_path / "worker.log")
@@ -41,7 +48,7 @@ def test_webhook_500_for_40s_then_every_notification_is_delivered_once(
     time.sleep(max(0.0, OUTAGE - (time.monotonic() - outage_started)))  # the fault: the endpoint keeps failing
     assert sink.delivered() == Counter()
     sink.status = 200
-    recovered_at = datetime.now(tz.utc)
+    recovered_at = datetime.now(UTC)
 
     wait_until(lambda: Notification.objects.filter(status=NotificationStatus.SENT).count() == 2, 20,
                "both notifications delivered after recovery", interval=0.2, log=tmp_path / "worker.log")
