@@ -7,6 +7,9 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
+from schedules.cron import parse_schedule_text as parse
+from schedules.cron import zone
+
 from .models import Alert, Datasource, Operator
 from .secrets import mask_url
 
@@ -18,8 +21,6 @@ def parse_schedule_text(text: str) -> tuple[str, int | None]:
 
     The schedules app's parser (the same one the config files use); its errors
     are prefixed so the form says which text it could not read."""
-    from schedules.cron import parse_schedule_text as parse
-
     try:
         return parse(text)
     except (ValidationError, ValueError) as exc:
@@ -30,10 +31,7 @@ def parse_schedule_text(text: str) -> tuple[str, int | None]:
 
 
 def validate_timezone_name(name: str) -> str:
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        raise ValidationError(f"Unknown timezone {name!r}: use an IANA name such as Europe/Berlin.") from None
+    zone(name)  # raises ValidationError naming the zone
     return name
 
 

@@ -12,7 +12,6 @@ from ..config.export import schedule_text
 from ..config.plan import normal_keys
 from ..config.redact import mask_config
 from ..config.schema import ALERT_SETTINGS, Problems, check_alert
-from ..config.timing import upcoming
 from ..config.values import Invalid, duration, format_duration
 from ..models import (
     Alert,
@@ -214,7 +213,7 @@ class Run(serializers.Serializer):
 
 
 def runs(schedule, count: int = 5) -> list[dict]:
-    return [{"local": local.isoformat(), "utc": utc} for local, utc in upcoming(schedule, count)]
+    return [{"local": local.isoformat(), "utc": utc} for local, utc in schedule.upcoming(count)]
 
 
 class AlertSchedule(serializers.Serializer):

@@ -193,7 +193,7 @@ def apply_plan(plan: Plan) -> None:
 def save_alert(spec, alert: Alert | None = None, datasources: dict | None = None, channels: dict | None = None,
                source_file: str | None = None) -> Alert:
     """Create or update the stored alert from a spec (files and the API both come through here)."""
-    from .timing import schedule_for
+    from schedules.models import Schedule
 
     alert = alert or Alert(name=spec.name)
     alert.name = spec.name
@@ -205,7 +205,7 @@ def save_alert(spec, alert: Alert | None = None, datasources: dict | None = None
         alert.schedule = None
     else:
         cron, interval, tz = spec.schedule
-        alert.schedule = schedule_for(cron, interval, tz)
+        alert.schedule = Schedule.objects.for_timing(cron=cron, interval_seconds=interval, timezone=tz)
     if source_file is not None:
         alert.source_file = source_file
     alert.save()

@@ -281,9 +281,8 @@ def check_channel(item, path, problems: Problems, environ=None) -> ChannelSpec |
 
 
 def check_schedule(text, timezone_name, path, problems: Problems) -> tuple | None:
+    from schedules.cron import parse_schedule_text
     from schedules.models import Schedule, validate_timezone
-
-    from .timing import parse_schedule_text
 
     ok = True
     if timezone_name is not None:
