@@ -4,6 +4,7 @@ time and rows, values made JSON-safe, secrets kept out of every message."""
 import base64
 import datetime
 import decimal
+import functools
 import math
 import threading
 import time
@@ -80,6 +81,8 @@ def _create_engine(url: str) -> Engine:
     return sa.create_engine(parsed, **kwargs)
 
 
+# An alert runs the same SQL every tick, and parsing it costs more than running a trivial query.
+@functools.lru_cache(maxsize=16384)
 def single_statement(sql: str) -> str:
     statements = [s.strip().rstrip(";").strip() for s in sqlparse.split(sql)]
     statements = [s for s in statements if s and sqlparse.format(s, strip_comments=True).strip()]

@@ -1,15 +1,18 @@
-"""run(alert, scheduled_for, trigger): claim, query, evaluate, transition, record, notify.
+"""Run alerts for a tick: claim, check, query, evaluate, then record in bulk.
 
 The claim is the unique (alert, scheduled_for) insert: whoever inserts the row
-runs the tick; everyone else does nothing. State changes and the Notification
-rows they cause are committed together, and deliveries are enqueued only after
-that commit.
+runs the tick; everyone else does nothing. The fan-out hands a worker a batch of
+alerts of one schedule and datasource, so claims, checks and the recording are
+one statement per batch, not per alert (alerts/recording.py). State changes and
+the Notification rows they cause are committed together, and deliveries are
+enqueued only after that commit. A single run (manual, CLI, API) is a batch of one.
 """
 
 import enum
 import logging
 import os
 import socket
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -20,26 +23,16 @@ from django.utils import timezone
 
 from . import evaluation as ev
 from .evaluation import Evaluation, Outcome, Rule, evaluate
-from .models import (
-    Alert,
-    AlertState,
-    Execution,
-    ExecutionStatus,
-    Notification,
-    NotificationStatus,
-    State,
-    Trigger,
-)
+from .models import Alert, AlertState, Execution, ExecutionStatus, Trigger
 from .querying import QueryError, QueryResult, QueryTimeout, run_query
-from .states import InstanceState, Policy, Transition, transition
+from .recording import Finished, finish, instance_of, outcomes_for, record
+from .states import Policy, Transition, transition
 
 log = logging.getLogger("sentinel.runner")
 
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 # A tick whose run killed its worker this many times ends as ERROR instead of looping.
 MAX_ATTEMPTS = 3
-# Worst first: the alert's own state is its worst instance's.
-SEVERITY_ORDER = [State.FIRING, State.ERROR, State.NO_DATA, State.PENDING, State.OK]
 
 
 class Claim(enum.Enum):
@@ -57,12 +50,141 @@ class DryRun:
     transitions: dict[str, Transition] = field(default_factory=dict)
 
 
+@dataclass
+class Batch:
+    """What one batch did with each of its alerts."""
+
+    executions: dict[int, Execution] = field(default_factory=dict)  # alert id -> its execution of the tick
+    busy: dict[int, float] = field(default_factory=dict)  # alert id -> seconds until another worker's lease ends
+    handed_back: list[int] = field(default_factory=list)  # not started before the batch's time ran out
+
+
+def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *, dry_run: bool = False,
+        task_id: str = "") -> Execution | DryRun | None:
+    """Run one tick of an alert. Returns its Execution, a DryRun, or None when the tick is not ours."""
+    if dry_run:
+        return _dry_run(alert)
+    return run_many([alert], scheduled_for, trigger, task_id=task_id).executions.get(alert.pk)
+
+
 def run_by_id(alert_id: int, scheduled_for: datetime, trigger: str, task_id: str = "") -> Execution | None:
-    alert = Alert.objects.select_related("datasource", "schedule").filter(pk=alert_id).first()
-    if alert is None:
-        log.warning("alert %s no longer exists; tick %s dropped", alert_id, scheduled_for.isoformat())
-        return None
-    return run(alert, scheduled_for, trigger, task_id=task_id)
+    return run_many_by_id([alert_id], scheduled_for, trigger, task_id).executions.get(alert_id)
+
+
+def run_many_by_id(alert_ids: list[int], scheduled_for: datetime, trigger: str, task_id: str = "") -> Batch:
+    alerts = list(Alert.objects.select_related("datasource", "schedule").filter(pk__in=alert_ids).order_by("pk"))
+    gone = set(alert_ids) - {a.pk for a in alerts}
+    if gone:
+        log.warning("alerts %s no longer exist; tick %s dropped for them", sorted(gone), scheduled_for.isoformat())
+    return run_many(alerts, scheduled_for, trigger, task_id)
+
+
+def run_many(alerts: list[Alert], scheduled_for: datetime, trigger: str, task_id: str = "") -> Batch:
+    """Run one tick of each alert: claim them all, then run the ones this worker got."""
+    batch = Batch()
+    claimed = []
+    for alert, (claim, execution) in zip(alerts, claim_ticks(alerts, scheduled_for, trigger, task_id)):
+        if claim == Claim.DONE:
+            batch.executions[alert.pk] = execution
+        elif claim == Claim.BUSY:
+            if execution.lease_expires_at is not None:
+                batch.busy[alert.pk] = _seconds_left(execution.lease_expires_at)
+        else:
+            claimed.append((alert, execution, claim))
+    done, batch.handed_back = _run_claimed(claimed)
+    batch.executions.update({e.alert_id: e for e in done})
+    return batch
+
+
+def run_claimed(alert: Alert, execution: Execution, claim: Claim = Claim.CLAIMED) -> Execution:
+    """The run after its claim. The API claims first and queues this, so it can answer with the execution id."""
+    done, _ = _run_claimed([(alert, execution, claim)])
+    return done[0]
+
+
+def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]]) -> tuple[list[Execution], list[int]]:
+    """Check, query and record each claimed run in order; hand back what the time budget does not reach."""
+    running = _still_running(claimed, timezone.now())
+    periods: dict[int, timedelta | None] = {}
+    done, finished, ended = [], [], []
+    started = leased = flushed = time.monotonic()
+
+    def flush():
+        record(finished)
+        finish(ended)
+        done.extend([f.execution for f in finished] + ended)
+        finished.clear()
+        ended.clear()
+
+    for i, (alert, execution, claim) in enumerate(claimed):
+        if i and time.monotonic() - started > settings.SENTINEL_BATCH_SECONDS:
+            flush()
+            return done, _hand_back(claimed[i:])
+        why_not = _why_not_run(alert, execution, claim, running.get(alert.pk), periods)
+        if why_not:
+            execution.status, execution.reason = why_not
+            ended.append(execution)
+        else:
+            if time.monotonic() - leased > settings.SENTINEL_LEASE_MARGIN.total_seconds() / 2:
+                # Slow queries: keep this batch's runs, waiting or not yet recorded, from looking abandoned.
+                _renew_leases([e for _, e, _ in claimed], alert.datasource.timeout_seconds)
+                leased = time.monotonic()
+            finished.append(Finished(alert, execution, *query_and_evaluate(alert)))
+        if time.monotonic() - flushed > settings.SENTINEL_BATCH_FLUSH_SECONDS:
+            flush()
+            flushed = time.monotonic()
+    flush()
+    return done, []
+
+
+def _why_not_run(alert: Alert, execution: Execution, claim: Claim, running: Execution | None,
+                 periods: dict) -> tuple[str, str] | None:
+    """The (status, reason) a claimed run ends with without querying, or None to query."""
+    now = timezone.now()
+    if execution.attempts > MAX_ATTEMPTS:
+        return ExecutionStatus.ERROR, f"Gave up after {MAX_ATTEMPTS} attempts: each run of this tick lost its worker."
+    grace = grace_for(alert, periods)
+    late = now - execution.scheduled_for
+    # A resumed execution started in time; its worker died. Finish it rather than call it missed.
+    if claim == Claim.CLAIMED and execution.trigger == Trigger.SCHEDULE and grace is not None and late > grace:
+        return ExecutionStatus.MISSED, (f"Started {late.total_seconds():.0f} s after its tick; the grace is "
+                                        f"{grace.total_seconds():.0f} s.")
+    if running is not None:
+        return ExecutionStatus.SKIPPED, (f"The run for {running.scheduled_for.isoformat()} (execution {running.pk}) "
+                                         "is still running.")
+    if not alert.datasource.enabled:
+        return ExecutionStatus.SKIPPED, f"Datasource {alert.datasource.name} is disabled."
+    return None
+
+
+def _still_running(claimed, now: datetime) -> dict[int, Execution]:
+    """For each alert, its earliest other execution that still holds a live lease (an overlap)."""
+    others = (
+        Execution.objects.filter(alert_id__in=[a.pk for a, _, _ in claimed], status=ExecutionStatus.RUNNING,
+                                 lease_expires_at__gt=now)
+        .exclude(pk__in=[e.pk for _, e, _ in claimed])
+        .only("pk", "alert_id", "scheduled_for")
+        .order_by("-scheduled_for")
+    )
+    return {e.alert_id: e for e in others}  # ordered latest first, so the earliest wins
+
+
+def _renew_leases(executions: list[Execution], timeout: float) -> None:
+    lease = timezone.now() + timedelta(seconds=timeout) + settings.SENTINEL_LEASE_MARGIN
+    Execution.objects.filter(pk__in=[e.pk for e in executions], status=ExecutionStatus.RUNNING,
+                             worker=WORKER).update(lease_expires_at=lease)
+
+
+def _hand_back(rest: list[tuple[Alert, Execution, Claim]]) -> list[int]:
+    """Give back the runs this batch did not start, as if never claimed, for a new task to take."""
+    fresh = [e.pk for _, e, claim in rest if claim == Claim.CLAIMED]
+    resumed = [e.pk for _, e, claim in rest if claim == Claim.RESUMED]
+    Execution.objects.filter(pk__in=fresh, status=ExecutionStatus.RUNNING).delete()
+    # Resumed runs go back as they were: this attempt never began, so it does not count.
+    Execution.objects.filter(pk__in=resumed, status=ExecutionStatus.RUNNING).update(
+        lease_expires_at=timezone.now(), attempts=F("attempts") - 1)
+    log.info("batch ran out of time; %d run(s) handed back to the queue", len(rest))
+    return [a.pk for a, _, _ in rest]
 
 
 def seconds_until_resumable(alert_id: int, scheduled_for: datetime) -> float | None:
@@ -72,117 +194,111 @@ def seconds_until_resumable(alert_id: int, scheduled_for: datetime) -> float | N
         .values_list("lease_expires_at", flat=True)
         .first()
     )
-    if lease is None:
-        return None
+    return None if lease is None else _seconds_left(lease)
+
+
+def _seconds_left(lease: datetime) -> float:
     return max(1.0, (lease - timezone.now()).total_seconds() + 1)
 
 
-def release_claim(alert_id: int, scheduled_for: datetime) -> int:
-    """Let this worker's RUNNING execution of the tick be resumed at once: its run broke off
+def release_claims(alert_ids: list[int], scheduled_for: datetime) -> int:
+    """Let this worker's RUNNING executions of the tick be resumed at once: their run broke off
     (Sentinel's database dropped the connection), and waiting out the lease would skip the next ticks."""
     return Execution.objects.filter(
-        alert_id=alert_id, scheduled_for=scheduled_for, status=ExecutionStatus.RUNNING, worker=WORKER,
+        alert_id__in=alert_ids, scheduled_for=scheduled_for, status=ExecutionStatus.RUNNING, worker=WORKER,
     ).update(lease_expires_at=timezone.now())
-
-
-def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *, dry_run: bool = False,
-        task_id: str = "") -> Execution | DryRun | None:
-    """Run one tick of an alert. Returns its Execution, a DryRun, or None when the tick is not ours."""
-    if dry_run:
-        return _dry_run(alert)
-    claim, execution = claim_tick(alert, scheduled_for, trigger, task_id)
-    if claim in (Claim.BUSY, Claim.DONE):
-        return execution if claim == Claim.DONE else None
-    return run_claimed(alert, execution, claim)
-
-
-def run_claimed(alert: Alert, execution: Execution, claim: Claim = Claim.CLAIMED) -> Execution:
-    """The run after its claim. The API claims first and queues this, so it can answer with the execution id."""
-    scheduled_for, trigger = execution.scheduled_for, execution.trigger
-    now = timezone.now()
-    if execution.attempts > MAX_ATTEMPTS:
-        return _finish(execution, ExecutionStatus.ERROR,
-                       f"Gave up after {MAX_ATTEMPTS} attempts: each run of this tick lost its worker.")
-    grace = grace_for(alert)
-    # A resumed execution started in time; its worker died. Finish it rather than call it missed.
-    if claim == Claim.CLAIMED and trigger == Trigger.SCHEDULE and grace is not None and now - scheduled_for > grace:
-        return _finish(execution, ExecutionStatus.MISSED,
-                       f"Started {(now - scheduled_for).total_seconds():.0f} s after its tick; the grace is "
-                       f"{grace.total_seconds():.0f} s.")
-    running = (
-        Execution.objects.filter(alert=alert, status=ExecutionStatus.RUNNING, lease_expires_at__gt=now)
-        .exclude(pk=execution.pk)
-        .order_by("scheduled_for")
-        .first()
-    )
-    if running is not None:
-        return _finish(execution, ExecutionStatus.SKIPPED,
-                       f"The run for {running.scheduled_for.isoformat()} (execution {running.pk}) is still running.")
-    if not alert.datasource.enabled:
-        return _finish(execution, ExecutionStatus.SKIPPED, f"Datasource {alert.datasource.name} is disabled.")
-
-    result, evaluation, status = query_and_evaluate(alert)
-    return record(alert, execution, result, evaluation, status)
 
 
 def reap_abandoned(now: datetime | None = None) -> list[int]:
     """Finish RUNNING executions nobody will finish: a lease that ran out long enough ago that the
     broker would have handed the message to another worker, or a queued API run never picked up."""
     now = now or timezone.now()
-    abandoned = list(
-        Execution.objects.filter(status=ExecutionStatus.RUNNING, lease_expires_at__lt=now - settings.SENTINEL_ABANDONED_AFTER)
-        .values_list("pk", flat=True)
-    )
-    never_started = list(
-        Execution.objects.filter(status=ExecutionStatus.RUNNING, lease_expires_at__isnull=True,
-                                 started_at__lt=now - settings.SENTINEL_QUEUED_RUN_MAX_WAIT)
-        .values_list("pk", flat=True)
-    )
-    reasons = [(pk, "Abandoned: its worker stopped mid-run and no other worker took it over.") for pk in abandoned]
-    reasons += [(pk, "Abandoned: queued but never picked up by a worker.") for pk in never_started]
-    for pk, reason in reasons:
-        execution = Execution.objects.filter(pk=pk, status=ExecutionStatus.RUNNING).first()
-        if execution is not None:
-            _finish(execution, ExecutionStatus.ERROR, reason)
-    return [pk for pk, _ in reasons]
+    abandoned = Execution.objects.filter(
+        status=ExecutionStatus.RUNNING, lease_expires_at__lt=now - settings.SENTINEL_ABANDONED_AFTER)
+    never_started = Execution.objects.filter(
+        status=ExecutionStatus.RUNNING, lease_expires_at__isnull=True,
+        started_at__lt=now - settings.SENTINEL_QUEUED_RUN_MAX_WAIT)
+    reaped = []
+    for executions, reason in [
+        (abandoned, "Abandoned: its worker stopped mid-run and no other worker took it over."),
+        (never_started, "Abandoned: queued but never picked up by a worker."),
+    ]:
+        for execution in executions:
+            execution.status, execution.reason = ExecutionStatus.ERROR, reason
+            reaped.append(execution)
+    finish(reaped)
+    return [e.pk for e in reaped]
 
 
-def claim_tick(alert: Alert, scheduled_for: datetime, trigger: str, task_id: str = "") -> tuple[Claim, Execution | None]:
+def claim_ticks(alerts: list[Alert], scheduled_for: datetime, trigger: str,
+                task_id: str = "") -> list[tuple[Claim, Execution]]:
+    """Claim the tick for each alert, in one insert when nobody else has any of them."""
     now = timezone.now()
-    lease = lease_until(alert, now)
+    by_id = {alert.pk: alert for alert in alerts}
+    existing = {e.alert_id: e for e in Execution.objects.filter(alert_id__in=by_id, scheduled_for=scheduled_for)}
+    for e in existing.values():
+        e.alert = by_id[e.alert_id]
+    fresh = [
+        Execution(alert=alert, scheduled_for=scheduled_for, trigger=trigger, status=ExecutionStatus.RUNNING,
+                  started_at=now, lease_expires_at=lease_until(alert, now), worker=WORKER, task_id=task_id)
+        for alert in alerts if alert.pk not in existing
+    ]
+    try:
+        with transaction.atomic():
+            Execution.objects.bulk_create(fresh)
+    except IntegrityError:
+        # Another worker claimed some of them since the look above (a redelivered message): one by one.
+        return [claim_tick(alert, scheduled_for, trigger, task_id) for alert in alerts]
+    claims = {e.alert_id: (Claim.CLAIMED, e) for e in fresh}
+    claims.update({pk: _take_over(e, now, task_id) for pk, e in existing.items()})
+    return [claims[alert.pk] for alert in alerts]
+
+
+def claim_tick(alert: Alert, scheduled_for: datetime, trigger: str, task_id: str = "") -> tuple[Claim, Execution]:
+    now = timezone.now()
     try:
         with transaction.atomic():
             execution = Execution.objects.create(
                 alert=alert, scheduled_for=scheduled_for, trigger=trigger, status=ExecutionStatus.RUNNING,
-                started_at=now, lease_expires_at=lease, worker=WORKER, task_id=task_id,
+                started_at=now, lease_expires_at=lease_until(alert, now), worker=WORKER, task_id=task_id,
             )
             return Claim.CLAIMED, execution
     except IntegrityError:
-        pass
-    # The tick is claimed already. Take it over only if its lease ran out (its worker died).
-    resumed = Execution.objects.filter(
-        alert=alert, scheduled_for=scheduled_for, status=ExecutionStatus.RUNNING, lease_expires_at__lt=now
-    ).update(lease_expires_at=lease, attempts=F("attempts") + 1, worker=WORKER, task_id=task_id, started_at=now)
-    execution = Execution.objects.filter(alert=alert, scheduled_for=scheduled_for).first()
+        execution = Execution.objects.get(alert=alert, scheduled_for=scheduled_for)
+        execution.alert = alert
+        return _take_over(execution, now, task_id)
+
+
+def _take_over(execution: Execution, now: datetime, task_id: str) -> tuple[Claim, Execution]:
+    """The tick is claimed already. Take it over only if its lease ran out (its worker died)."""
+    if execution.status != ExecutionStatus.RUNNING:
+        return Claim.DONE, execution
+    alert = execution.alert
+    resumed = Execution.objects.filter(pk=execution.pk, status=ExecutionStatus.RUNNING, lease_expires_at__lt=now).update(
+        lease_expires_at=lease_until(alert, now), attempts=F("attempts") + 1, worker=WORKER, task_id=task_id,
+        started_at=now)
+    execution.refresh_from_db()
+    execution.alert = alert  # refresh_from_db drops the cached alert
     if resumed == 1:
         log.warning("execution %s of %s resumed: its previous worker stopped mid-run", execution.pk, alert.name)
         return Claim.RESUMED, execution
-    if execution is not None and execution.status == ExecutionStatus.RUNNING:
-        return Claim.BUSY, execution
-    return Claim.DONE, execution
+    return (Claim.BUSY if execution.status == ExecutionStatus.RUNNING else Claim.DONE), execution
 
 
 def lease_until(alert: Alert, now: datetime) -> datetime:
     return now + timedelta(seconds=alert.datasource.timeout_seconds) + settings.SENTINEL_LEASE_MARGIN
 
 
-def grace_for(alert: Alert) -> timedelta | None:
+def grace_for(alert: Alert, periods: dict | None = None) -> timedelta | None:
     """How late a scheduled run may start: the alert's grace, else half its period, at most 5 minutes."""
     if alert.grace is not None:
         return alert.grace
     if alert.schedule is None:
         return None
-    period = alert.schedule.period()
+    periods = {} if periods is None else periods  # the alerts of a batch share their schedule
+    if alert.schedule_id not in periods:
+        periods[alert.schedule_id] = alert.schedule.period()
+    period = periods[alert.schedule_id]
     return min(period / 2, timedelta(minutes=5)) if period else None
 
 
@@ -212,180 +328,12 @@ def _status_of(evaluation: Evaluation) -> str:
     return ExecutionStatus.OK
 
 
-def _outcomes_for(evaluation: Evaluation, known: dict[str, AlertState]) -> list[Outcome]:
-    outcomes = list(evaluation.outcomes)
-    if evaluation.keyed:
-        # Per-entity: an instance missing from a good answer has recovered.
-        present = {o.key for o in outcomes}
-        outcomes += [Outcome(ev.OK, key=key) for key, s in known.items() if key not in present and s.state != State.OK]
-    return outcomes
-
-
-def _instance(row: AlertState | None) -> InstanceState:
-    if row is None:
-        return InstanceState()
-    return InstanceState(row.state, row.since, row.breaches, row.firing_open, row.announced, row.last_notified_at)
-
-
-def worst(states) -> str:
-    states = set(states)
-    return next((s for s in SEVERITY_ORDER if s in states), State.OK)
-
-
-def record(alert: Alert, execution: Execution, result: QueryResult | None, evaluation: Evaluation,
-           status: str) -> Execution:
-    """Commit the execution, the new instance states and their notifications in one transaction."""
-    now = timezone.now()
-    with transaction.atomic():
-        alert = Alert.objects.select_for_update().get(pk=alert.pk)  # one state change at a time per alert
-        known = {s.key: s for s in AlertState.objects.filter(alert=alert)}
-        silenced = alert.is_silenced(now)
-        policy = Policy.of(alert)
-        before = worst(s.state for s in known.values())
-        notices = []
-        for outcome in _outcomes_for(evaluation, known):
-            row = known.get(outcome.key)
-            moved = transition(_instance(row), outcome.kind, policy, now, silenced)
-            if row is None:
-                row = known[outcome.key] = AlertState(alert=alert, key=outcome.key)
-            _apply(row, moved.state, outcome, execution)
-            row.save()
-            notices += [(notice, outcome) for notice in moved.notices]
-        after = worst(s.state for s in known.values())
-
-        _fill(execution, result, evaluation, status, now)
-        execution.state_before, execution.state_after = before, after
-        execution.save()
-
-        firing = sum(1 for s in known.values() if s.state == State.FIRING)
-        Alert.objects.filter(pk=alert.pk).update(
-            state=after,
-            state_since=now if after != alert.state else (alert.state_since or now),
-            last_run_at=execution.started_at,
-            last_status=status,
-            last_value=execution.actual_value,
-            firing_instances=firing,
-        )
-        notifications = _notify(alert, execution, notices, known, now)
-    log.info(
-        "alert=%s alert_id=%s execution=%s tick=%s status=%s state=%s->%s notifications=%d",
-        alert.name, alert.pk, execution.pk, execution.scheduled_for.isoformat(), status, before, after,
-        len(notifications),
-    )
-    return execution
-
-
-def _apply(row: AlertState, new: InstanceState, outcome: Outcome, execution: Execution) -> None:
-    row.state, row.since, row.breaches = new.state, new.since or row.since, new.breaches
-    row.firing_open, row.announced, row.last_notified_at = new.firing_open, new.announced, new.last_notified_at
-    if outcome.value is not None or outcome.kind != ev.ERROR:
-        row.last_value = outcome.value
-    row.last_execution = execution
-
-
-def _fill(execution: Execution, result: QueryResult | None, evaluation: Evaluation, status: str,
-          now: datetime) -> None:
-    execution.status = status
-    execution.finished_at = now
-    execution.duration_ms = (now - execution.started_at).total_seconds() * 1000
-    execution.lease_expires_at = None
-    execution.error = evaluation.error
-    execution.actual_value = evaluation.value
-    execution.threshold = evaluation.threshold
-    if len(evaluation.outcomes) == 1 and not evaluation.keyed:
-        execution.context = evaluation.outcomes[0].context
-    if result is not None:
-        execution.row_count = len(result.rows)
-        execution.truncated = result.truncated
-        execution.columns = result.columns
-        execution.preview = preview(result.rows)
-
-
-def preview(rows: list[tuple]) -> list[list]:
-    cap = settings.SENTINEL_PREVIEW_CELL_CHARS
-
-    def cell(value):
-        if isinstance(value, str) and len(value) > cap:
-            return value[:cap] + f"... ({len(value)} characters)"
-        return value
-
-    return [[cell(v) for v in row] for row in rows[: settings.SENTINEL_PREVIEW_ROWS]]
-
-
-def _notify(alert, execution, notices, known, now) -> list[Notification]:
-    if not notices:
-        return []
-    channels = [c for c in alert.channels.all() if c.enabled]
-    rows = []
-    for notice, outcome in notices:
-        payload = message_payload(alert, execution, notice.event, outcome, known[outcome.key])
-        for channel in channels:
-            rows.append(Notification(
-                execution=execution, alert=alert, instance_key=outcome.key, channel=channel, event=notice.event,
-                status=NotificationStatus.SUPPRESSED if notice.suppressed else NotificationStatus.PENDING,
-                payload=payload, created_at=now,
-            ))
-    created = Notification.objects.bulk_create(rows)
-    pending = [n.pk for n in created if n.status == NotificationStatus.PENDING]
-    if pending:
-        from .tasks import deliver
-
-        transaction.on_commit(lambda: [deliver.delay(pk) for pk in pending])
-    return created
-
-
-def message_payload(alert: Alert, execution: Execution, event: str, outcome: Outcome, state: AlertState) -> dict:
-    """What a message about this event says; fixed when the event happens, rendered per channel later."""
-    base = settings.SENTINEL_BASE_URL
-    return {
-        "version": 1,
-        "event": event,
-        "alert": {"id": alert.pk, "name": alert.name, "description": alert.description, "severity": alert.severity},
-        "instance_key": outcome.key,
-        "state": state.state,
-        "value": outcome.value,
-        "threshold": outcome.threshold,
-        "context": outcome.context,
-        "error": outcome.message if outcome.kind == ev.ERROR else "",
-        "execution": {
-            "id": execution.pk,
-            "status": execution.status,
-            "scheduled_for": execution.scheduled_for.isoformat(),
-            "started_at": execution.started_at.isoformat(),
-            "columns": execution.columns,
-            "rows": execution.preview[:5],
-        },
-        # event_at also dates the message's signed silence links (alerts/links.py).
-        "times": {
-            "event_at": timezone.now().isoformat(),
-            "state_since": state.since.isoformat() if state.since else None,
-        },
-        "links": {
-            "alert": f"{base}/admin/alerts/alert/{alert.pk}/change/",
-            "execution": f"{base}/admin/alerts/execution/{execution.pk}/change/",
-        },
-    }
-
-
-def _finish(execution: Execution, status: str, reason: str) -> Execution:
-    now = timezone.now()
-    execution.status, execution.reason, execution.finished_at = status, reason, now
-    execution.duration_ms = (now - execution.started_at).total_seconds() * 1000
-    execution.lease_expires_at = None
-    if status == ExecutionStatus.ERROR:
-        execution.error = reason
-    execution.save()
-    log.info("alert_id=%s execution=%s tick=%s status=%s reason=%s", execution.alert_id, execution.pk,
-             execution.scheduled_for.isoformat(), status, reason)
-    return execution
-
-
 def _dry_run(alert: Alert) -> DryRun:
     result, evaluation, status = query_and_evaluate(alert)
     known = {s.key: s for s in AlertState.objects.filter(alert=alert)}
     policy, now, silenced = Policy.of(alert), timezone.now(), alert.is_silenced()
     transitions = {
-        o.key: transition(_instance(known.get(o.key)), o.kind, policy, now, silenced)
-        for o in _outcomes_for(evaluation, known)
+        o.key: transition(instance_of(known.get(o.key)), o.kind, policy, now, silenced)
+        for o in outcomes_for(evaluation, known)
     }
     return DryRun(result, evaluation, status, transitions)

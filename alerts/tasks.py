@@ -13,24 +13,36 @@ DB_RETRY_SECONDS = 2
 DB_RETRIES = 30
 
 
+@shared_task(name="alerts.run_alerts", acks_late=True, bind=True, max_retries=DB_RETRIES)
+def run_alerts(self, alert_ids: list[int], scheduled_for: str) -> None:
+    """One tick of a batch of alerts (one schedule, one datasource), as the fan-out sends them."""
+    _run_tick(self, alert_ids, scheduled_for)
+
+
 @shared_task(name="alerts.run_alert", acks_late=True, bind=True, max_retries=DB_RETRIES)
 def run_alert(self, alert_id: int, scheduled_for: str) -> None:
+    """One tick of one alert: messages queued before batching, and single re-runs."""
+    _run_tick(self, [alert_id], scheduled_for)
+
+
+def _run_tick(task, alert_ids: list[int], scheduled_for: str) -> None:
     tick = parse_datetime(scheduled_for)
     try:
-        runner.run_by_id(alert_id, tick, Trigger.SCHEDULE, task_id=run_alert.request.id or "")
-        wait = runner.seconds_until_resumable(alert_id, tick)
+        batch = runner.run_many_by_id(alert_ids, tick, Trigger.SCHEDULE, task_id=task.request.id or "")
     except (OperationalError, InterfaceError) as exc:
         # The database connection died mid-run (failover, pg_terminate_backend). Without this the
-        # task failed, was acked, and its execution stayed RUNNING until reaped minutes later.
+        # task failed, was acked, and its executions stayed RUNNING until reaped minutes later.
         close_old_connections()
         try:
-            runner.release_claim(alert_id, tick)
+            runner.release_claims(alert_ids, tick)
         except (OperationalError, InterfaceError):
             close_old_connections()  # still down: the retry waits out the lease instead
-        raise self.retry(exc=exc, countdown=DB_RETRY_SECONDS)
-    if wait is not None:
-        # Another worker holds this tick, or held it and died: look again when its lease ends.
-        run_alert.apply_async((alert_id, scheduled_for), countdown=wait)
+        raise task.retry(exc=exc, countdown=DB_RETRY_SECONDS)
+    if batch.handed_back:
+        run_alerts.delay(batch.handed_back, scheduled_for)
+    if batch.busy:
+        # Another worker holds these ticks, or held them and died: look again when the leases end.
+        run_alerts.apply_async((sorted(batch.busy), scheduled_for), countdown=max(batch.busy.values()))
 
 
 @shared_task(name="alerts.run_claimed", acks_late=True)

@@ -208,10 +208,12 @@ def latest_tick(cron: str, interval_seconds: int | None, tz_name: str, now: date
     """The nominal tick a firing at `now` stands for: the latest tick at or before it."""
     if interval_seconds:
         return datetime.fromtimestamp(int(now.timestamp()) // interval_seconds * interval_seconds, UTC)
-    window = timedelta(days=1)
-    while window <= timedelta(days=800):
+    # Widen the look-back from two minutes: an every-minute schedule then costs a few cron
+    # steps instead of a day's worth (1,440), and a yearly one about ten widenings.
+    window = timedelta(minutes=2)
+    while window <= timedelta(days=3200):
         ticks = cron_ticks(cron, tz_name, now - window, until=now)
         if ticks:
             return ticks[-1]
         window *= 4
-    raise ValidationError(f"{cron!r} has no tick in the last two years.")
+    raise ValidationError(f"{cron!r} has no tick in the last four years.")

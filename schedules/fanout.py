@@ -7,7 +7,9 @@ duplicate, or a redelivered message, finds the row and does nothing.
 
 import logging
 from datetime import datetime
+from itertools import groupby
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -20,7 +22,7 @@ GAP_COUNT_CAP = 10_000
 
 
 def fire_schedule(schedule_id: int, now: datetime | None = None) -> FiredTick | None:
-    """Record the tick due at `now` once and enqueue run_alert for each enabled alert of the schedule."""
+    """Record the tick due at `now` once and enqueue run_alerts for the schedule's enabled alerts, in batches."""
     from alerts.models import Alert
 
     now = now or timezone.now()
@@ -35,34 +37,48 @@ def fire_schedule(schedule_id: int, now: datetime | None = None) -> FiredTick | 
     missed = []
     if previous is not None:
         missed = schedule.ticks(previous.tick, limit=GAP_COUNT_CAP + 1, until=tick)[:-1]
-    alert_ids = list(Alert.objects.filter(schedule=schedule, enabled=True).order_by("pk").values_list("pk", flat=True))
+    alerts = list(
+        Alert.objects.filter(schedule=schedule, enabled=True).order_by("datasource_id", "pk")
+        .values_list("pk", "datasource_id")
+    )
     try:
         with transaction.atomic():
             fired = FiredTick.objects.create(
-                schedule=schedule, tick=tick, fired_at=now, alerts=len(alert_ids), missed_count=len(missed),
+                schedule=schedule, tick=tick, fired_at=now, alerts=len(alerts), missed_count=len(missed),
                 missed_first=missed[0] if missed else None, missed_last=missed[-1] if missed else None,
             )
-            transaction.on_commit(lambda: enqueue(alert_ids, tick))
+            transaction.on_commit(lambda: enqueue(batches(alerts), tick))
     except IntegrityError:
         return None
     if missed:
         log.warning("schedule=%s tick=%s gap: %d tick(s) from %s to %s never fired; running once now",
                     schedule.pk, tick.isoformat(), len(missed), missed[0].isoformat(), missed[-1].isoformat())
-    log.info("schedule=%s tick=%s lag=%.2fs alerts=%d", schedule.pk, tick.isoformat(), fired.lag_seconds, len(alert_ids))
+    log.info("schedule=%s tick=%s lag=%.2fs alerts=%d", schedule.pk, tick.isoformat(), fired.lag_seconds, len(alerts))
     return fired
 
 
-def enqueue(alert_ids: list[int], tick: datetime) -> None:
-    """Publish one run_alert per alert over one broker connection."""
-    from alerts.tasks import run_alert
+def batches(alerts: list[tuple[int, int]]) -> list[list[int]]:
+    """Alert ids in runs of at most SENTINEL_RUN_BATCH_SIZE, each of one datasource: a slow
+    datasource then holds up only its own alerts."""
+    size = settings.SENTINEL_RUN_BATCH_SIZE
+    out = []
+    for _, group in groupby(alerts, key=lambda a: a[1]):
+        ids = [pk for pk, _ in group]
+        out += [ids[i:i + size] for i in range(0, len(ids), size)]
+    return out
 
-    if not alert_ids:
+
+def enqueue(alert_batches: list[list[int]], tick: datetime) -> None:
+    """Publish one run_alerts per batch over one broker connection."""
+    from alerts.tasks import run_alerts
+
+    if not alert_batches:
         return
     scheduled_for = tick.isoformat()
-    if run_alert.app.conf.task_always_eager:
-        for alert_id in alert_ids:
-            run_alert.apply_async((alert_id, scheduled_for))
+    if run_alerts.app.conf.task_always_eager:
+        for ids in alert_batches:
+            run_alerts.apply_async((ids, scheduled_for))
         return
-    with run_alert.app.producer_or_acquire() as producer:
-        for alert_id in alert_ids:
-            run_alert.apply_async((alert_id, scheduled_for), producer=producer)
+    with run_alerts.app.producer_or_acquire() as producer:
+        for ids in alert_batches:
+            run_alerts.apply_async((ids, scheduled_for), producer=producer)

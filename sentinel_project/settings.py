@@ -137,10 +137,13 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 
 SENTINEL_QUERY_TIMEOUT_MAX = envint("SENTINEL_QUERY_TIMEOUT_MAX", 300)
-# Time limits sit above the longest query timeout, so the database, not Celery,
-# ends a slow query and the run is recorded as TIMEOUT.
-CELERY_TASK_SOFT_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 60
-CELERY_TASK_TIME_LIMIT = SENTINEL_QUERY_TIMEOUT_MAX + 120
+# A batch of alert runs starts no new query after this many seconds and hands the rest back
+# to the queue, so a batch of slow queries still ends within the time limits below.
+SENTINEL_BATCH_SECONDS = envint("SENTINEL_BATCH_SECONDS", 30)
+# Time limits sit above the longest batch (its budget, then one more query at the longest
+# timeout), so the database, not Celery, ends a slow query and the run is recorded as TIMEOUT.
+CELERY_TASK_SOFT_TIME_LIMIT = SENTINEL_BATCH_SECONDS + SENTINEL_QUERY_TIMEOUT_MAX + 60
+CELERY_TASK_TIME_LIMIT = CELERY_TASK_SOFT_TIME_LIMIT + 60
 # Redis re-delivers unacknowledged messages after this; it must exceed the hard limit
 # or a slow run would be handed to a second worker while the first still works.
 # It is also how long a message of a worker killed with SIGKILL waits before another worker gets it.
@@ -155,6 +158,7 @@ CELERY_TASK_DEFAULT_QUEUE = "alerts"
 CELERY_TASK_ROUTES = {
     "schedules.fire_schedule": {"queue": "schedules"},
     "alerts.run_alert": {"queue": "alerts"},
+    "alerts.run_alerts": {"queue": "alerts"},
     "alerts.deliver": {"queue": "notifications"},
     "alerts.recover_deliveries": {"queue": "notifications"},
     "alerts.reap_abandoned": {"queue": "alerts"},
@@ -182,6 +186,12 @@ SENTINEL_PREVIEW_ROWS = envint("SENTINEL_PREVIEW_ROWS", 20)
 SENTINEL_PREVIEW_CELL_CHARS = envint("SENTINEL_PREVIEW_CELL_CHARS", 500)
 # Extra time beyond the query timeout before a RUNNING execution counts as abandoned.
 SENTINEL_LEASE_MARGIN = timedelta(seconds=envint("SENTINEL_LEASE_MARGIN_SECONDS", 60))
+# The fan-out hands a worker the alerts of one schedule and datasource in batches of this many:
+# claims, checks and history are then written once per batch, not once per alert.
+SENTINEL_RUN_BATCH_SIZE = envint("SENTINEL_RUN_BATCH_SIZE", 50)
+# Finished runs of a batch are committed at least this often, so history and notifications of
+# its first alerts do not wait for its last.
+SENTINEL_BATCH_FLUSH_SECONDS = envint("SENTINEL_BATCH_FLUSH_SECONDS", 2)
 # A lease that ran out this long ago will not be taken over any more (the broker has redelivered by then).
 SENTINEL_ABANDONED_AFTER = timedelta(
     seconds=envint("SENTINEL_ABANDONED_AFTER_SECONDS", CELERY_BROKER_VISIBILITY_TIMEOUT + 300))

@@ -144,7 +144,7 @@ def make_notification(db, make_datasource, make_alert, tmp_path):
     """Build (alert, channel, notification) rows the way the runner would, without running a query."""
     from datetime import datetime, timezone as tz
 
-    from alerts import runner
+    from alerts import recording
     from alerts.evaluation import Outcome
     from alerts.models import AlertState, Channel, Execution, ExecutionStatus, Notification
 
@@ -171,7 +171,7 @@ def make_notification(db, make_datasource, make_alert, tmp_path):
             alert=alert, key=key, defaults={"state": "OK" if event == "resolved" else "FIRING"})
         outcome = Outcome("OK" if event == "resolved" else "BREACH", key=key, value=value, threshold=threshold,
                           context={"region": "eu-west"})
-        payload = runner.message_payload(alert, execution, event, outcome, state)
+        payload = recording.message_payload(alert, execution, event, outcome, state)
         notification = Notification.objects.create(execution=execution, alert=alert, instance_key=key,
                                                    channel=channel, event=event, payload=payload)
         return notification

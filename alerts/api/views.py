@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from schedules.models import Schedule
 
-from .. import runner
+from .. import recording, runner
 from ..models import Alert, Channel, Datasource, Execution, Notification, Trigger
 from . import serializers as s
 from .running import start_run
@@ -87,7 +87,7 @@ class AlertViewSet(viewsets.ModelViewSet):
                 "alert": alert.name, "dry_run": True, "status": dry.status, "value": dry.evaluation.value,
                 "threshold": dry.evaluation.threshold, "error": dry.evaluation.error,
                 "columns": list(result.columns) if result else [],
-                "rows": [list(r) for r in runner.preview(result.rows)] if result else [],
+                "rows": [list(r) for r in recording.preview(result.rows)] if result else [],
                 "transitions": [{"key": key, "state": moved.state.state, "events": [n.event for n in moved.notices]}
                                 for key, moved in dry.transitions.items()],
             }

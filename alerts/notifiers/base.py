@@ -15,7 +15,7 @@ class NotifierError(Exception):
 
 @dataclass(frozen=True)
 class Message:
-    """One event about one alert instance, as the runner fixed it (see runner.message_payload).
+    """One event about one alert instance, as the runner fixed it (see recording.message_payload).
 
     `idempotency_key` is derived from the notification, so every retry of it carries
     the same key; the templates are the alert's own overrides (empty: the defaults)."""
