@@ -8,7 +8,9 @@ a breach). With key columns every row is an instance of its own.
 import operator as op
 from dataclasses import dataclass, field
 
-from .models import EvaluationMode
+from django.conf import settings
+
+from .models import AlertState, EvaluationMode
 
 OK = "OK"
 BREACH = "BREACH"
@@ -112,8 +114,17 @@ def _instance_key(row: tuple, keys: list[int]) -> str:
     return "/".join("" if row[i] is None else str(row[i]) for i in keys)
 
 
+def _cut(value):
+    """A text value as the history and the messages keep it: cut like a preview cell, since a
+    query may return megabytes in one cell and every execution and notification would carry them."""
+    cap = settings.SENTINEL_PREVIEW_CELL_CHARS
+    if isinstance(value, str) and len(value) > cap:
+        return value[:cap] + f"... ({len(value)} characters)"
+    return value
+
+
 def _context(columns: list[str], row: tuple, skip: set[int]) -> dict:
-    return {c: v for i, (c, v) in enumerate(zip(columns, row)) if i not in skip}
+    return {c: _cut(v) for i, (c, v) in enumerate(zip(columns, row)) if i not in skip}
 
 
 def _status_row(rule: Rule, columns, row, keys) -> Outcome:
@@ -128,7 +139,7 @@ def _status_row(rule: Rule, columns, row, keys) -> Outcome:
     status = raw.strip().upper() if isinstance(raw, str) else raw
     if status not in ("ALERT", "OK"):
         raise ContractError(
-            f"The `status` column holds {raw!r}; it must be 'ALERT' or 'OK' (any case). "
+            f"The `status` column holds {_cut(raw)!r}; it must be 'ALERT' or 'OK' (any case). "
             "Map other values with a CASE expression."
         )
     value_at, threshold_at = _find(columns, "actual_value"), _find(columns, "threshold")
@@ -136,8 +147,8 @@ def _status_row(rule: Rule, columns, row, keys) -> Outcome:
     return Outcome(
         BREACH if status == "ALERT" else OK,
         key=_instance_key(row, keys),
-        value=None if value_at is None else row[value_at],
-        threshold=None if threshold_at is None else row[threshold_at],
+        value=None if value_at is None else _cut(row[value_at]),
+        threshold=None if threshold_at is None else _cut(row[threshold_at]),
         context=_context(columns, row, skip),
     )
 
@@ -145,7 +156,7 @@ def _status_row(rule: Rule, columns, row, keys) -> Outcome:
 def _number(value, column: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ContractError(
-            f"Column `{column}` holds {value!r}, not a number; threshold mode compares numbers only "
+            f"Column `{column}` holds {_cut(value)!r}, not a number; threshold mode compares numbers only "
             "(CAST it in the query)."
         )
     return value
@@ -188,7 +199,7 @@ def _rows(rule: Rule, columns, rows, keys) -> Evaluation:
     threshold = 0 if rule.threshold is None else rule.threshold
     comparator = COMPARATORS[rule.operator if rule.threshold is not None else ">"]
     breached = comparator(len(rows), threshold)
-    context = {"first_row": dict(zip(columns, rows[0]))} if rows else {}
+    context = {"first_row": {c: _cut(v) for c, v in zip(columns, rows[0])}} if rows else {}
     outcome = Outcome(BREACH if breached else OK, value=len(rows), threshold=threshold, context=context)
     return Evaluation([outcome], value=len(rows), threshold=threshold)
 
@@ -197,7 +208,13 @@ def _check_unique_keys(outcomes: list[Outcome], keys: list[int]) -> None:
     if not keys:
         return
     seen = set()
+    longest = AlertState._meta.get_field("key").max_length
     for outcome in outcomes:
+        if len(outcome.key) > longest:
+            raise ContractError(
+                f"An instance key is {len(outcome.key)} characters long; keys are at most {longest} "
+                f"(it begins {outcome.key[:40]!r})."
+            )
         if outcome.key in seen:
-            raise ContractError(f"Two rows share the key {outcome.key!r}; each instance must appear once.")
+            raise ContractError(f"Two rows share the key {_cut(outcome.key)!r}; each instance must appear once.")
         seen.add(outcome.key)

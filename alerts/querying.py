@@ -15,7 +15,11 @@ import sqlalchemy as sa
 import sqlparse
 from sqlalchemy.engine import Engine, make_url
 
+from . import sql_safety
 from .secrets import MissingVariable, expand, scrub, secret_values
+
+# An error message is cut here: a database may quote a whole (10 MB) value back in it.
+ERROR_CHARS = 2000
 
 
 class QueryError(Exception):
@@ -93,6 +97,10 @@ def single_statement(sql: str) -> str:
             f"The query holds {len(statements)} statements; an alert runs exactly one SELECT "
             "(use a CTE or a subquery to combine steps)."
         )
+    try:
+        sql_safety.check(statements[0])
+    except sql_safety.UnsafeQuery as exc:
+        raise QueryError(str(exc)) from None
     return statements[0]
 
 
@@ -113,7 +121,8 @@ def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: 
             guard = _ReadOnlyGuard.for_dialect(conn, timeout)
             guard.begin()
             try:
-                result = conn.execution_options(no_parameters=True).exec_driver_sql(statement)
+                options = {"no_parameters": True, "stream_results": guard.streams(statement)}
+                result = conn.execution_options(**options).exec_driver_sql(statement)
                 if not result.returns_rows:
                     raise QueryError("The statement returned no result set; alert queries must be a SELECT.")
                 columns = list(result.keys())
@@ -127,9 +136,9 @@ def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: 
         message = _describe(exc)
         if _is_timeout(exc):
             raise QueryTimeout(f"The query ran longer than its timeout of {timeout:g} s and was cancelled.") from None
-        raise QueryError(scrub(message, secrets)) from None
+        raise QueryError(_cut(scrub(message, secrets))) from None
     except Exception as exc:  # driver-level errors outside SQLAlchemy's wrapping
-        raise QueryError(scrub(f"{type(exc).__name__}: {exc}", secrets)) from None
+        raise QueryError(_cut(scrub(f"{type(exc).__name__}: {exc}", secrets))) from None
     duration_ms = (time.monotonic() - started) * 1000
     truncated = len(fetched) > row_limit
     rows = [tuple(json_safe(v) for v in row) for row in fetched[:row_limit]]
@@ -153,6 +162,10 @@ class _ReadOnlyGuard:
     def begin(self) -> None:
         pass
 
+    def streams(self, statement: str) -> bool:
+        """Whether rows come from a server-side cursor, so fetching row_limit + 1 holds only those."""
+        return False
+
     def end(self) -> None:
         # Never commit: whatever the statement did is thrown away.
         self.conn.rollback()
@@ -166,6 +179,11 @@ class _PostgresGuard(_ReadOnlyGuard):
         self.exec("SET TRANSACTION READ ONLY")
         self.exec(f"SET LOCAL statement_timeout = {max(1, int(self.timeout * 1000))}")
         self.exec("SET LOCAL idle_in_transaction_session_timeout = 0")
+
+    def streams(self, statement: str) -> bool:
+        # psycopg2's default cursor loads the whole result (a million rows) before the first fetch;
+        # a named cursor (DECLARE) holds only what is fetched. DECLARE takes a query only.
+        return sql_safety.first_keyword(statement) in ("SELECT", "WITH", "VALUES", "TABLE")
 
 
 class _MySQLGuard(_ReadOnlyGuard):
@@ -218,8 +236,16 @@ def _describe(exc: sa.exc.SQLAlchemyError) -> str:
         pgcode = getattr(orig, "pgcode", None)
         if pgcode == "25006":
             detail = f"The query tried to write and was refused (read-only transaction): {detail}"
+        elif pgcode == "0A000" and "data-modifying" in detail:  # a writing CTE, refused by DECLARE
+            detail = f"The query tried to write and was refused (read-only): {detail}"
         return f"{type(orig).__name__}: {detail}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def _cut(message: str) -> str:
+    if len(message) <= ERROR_CHARS:
+        return message
+    return message[:ERROR_CHARS] + f"... ({len(message)} characters)"
 
 
 def json_safe(value):

@@ -33,6 +33,7 @@ class Sink:
     def __init__(self, port):
         self.url = f"http://127.0.0.1:{port}"
         self.status = 200
+        self.echo = False  # answer with the request's path, as many servers' error pages do
         self.requests = []  # (idempotency key, event, status answered)
         self.lock = threading.Lock()
 
@@ -64,10 +65,11 @@ def sink():
             status = s.status
             with s.lock:
                 s.requests.append((self.headers.get("Idempotency-Key", ""), event, status))
+            answer = f"Cannot {self.command} {self.path}".encode() if s.echo else b"{}"
             self.send_response(status)
-            self.send_header("Content-Length", "2")
+            self.send_header("Content-Length", str(len(answer)))
             self.end_headers()
-            self.wfile.write(b"{}")
+            self.wfile.write(answer)
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     server.daemon_threads = True
