@@ -1,10 +1,11 @@
 """Scheduling at scale: N alerts every minute over S schedules, real beat and workers.
 
     .venv/bin/python bench/schedule_scale.py --alerts 1000 --schedules 10 --minutes 2
+    .venv/bin/python bench/schedule_scale.py --alerts 10000 --schedules 100 --minutes 2 --source postgres
     .venv/bin/python bench/schedule_scale.py --alerts 100000 --schedules 100 --minutes 2 --beat-only
 
 Creates a fresh PostgreSQL database (sentinel_bench_<N>), N alerts (a trivial
-SQLite query) spread over S every-minute schedules (one per timezone, so S
+query on a SQLite file, or with --source postgres on the PostgreSQL database `test`) spread over S every-minute schedules (one per timezone, so S
 distinct beat entries), starts `celery beat` and a worker against Redis db 7,
 skips a warm-up minute, measures M minute ticks, and prints: expected vs
 executed ticks, duplicates, missed, fire lag (tick -> execution start)
@@ -31,6 +32,9 @@ CELERY = str(Path(PY).parent / "celery")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/7")
 PG = os.environ.get("BENCH_PG", "postgresql://postgres@127.0.0.1:5432")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+# Where the alert queries run: a local SQLite file, or a real PostgreSQL round trip per query
+# (read-only transaction, statement timeout, server-side cursor) on the same machine.
+BENCH_SOURCES = {"sqlite": "", "postgres": os.environ.get("BENCH_SOURCE_PG", f"{PG}/test")}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -61,7 +65,7 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def setup(n: int, s: int, database: str, env: dict) -> None:
+def setup(n: int, s: int, database: str, env: dict, source_kind: str) -> None:
     import psycopg2
 
     admin = psycopg2.connect(f"{PG}/postgres")
@@ -87,7 +91,8 @@ def setup(n: int, s: int, database: str, env: dict) -> None:
     import sqlite3
 
     sqlite3.connect(source).close()
-    datasource = Datasource.objects.create(name="bench", url=f"sqlite:///{source}")
+    url = BENCH_SOURCES[source_kind] if source_kind != "sqlite" else f"sqlite:///{source}"
+    datasource = Datasource.objects.create(name="bench", url=url)
     zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc", "SystemV")))
     schedules = [Schedule.objects.for_timing(cron="* * * * *", timezone=zones[i]) for i in range(s)]
     started = time.monotonic()
@@ -123,6 +128,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=3, help="worker processes (prefork)")
     parser.add_argument("--beat-only", action="store_true", help="no worker: measure beat and the fan-out")
     parser.add_argument("--out", default="", help="write the figures as JSON here too")
+    parser.add_argument("--source", choices=sorted(BENCH_SOURCES), default="sqlite",
+                        help="the datasource the alerts query: a SQLite file, or PostgreSQL database `test`")
     opts = parser.parse_args()
 
     database = f"sentinel_bench_{opts.alerts}"
@@ -134,7 +141,7 @@ def main() -> None:
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SENTINEL_VAR_DIR",
                                            "LOG_LEVEL", "DATABASE_CONN_MAX_AGE")})
     sys.path.insert(0, str(ROOT))
-    setup(opts.alerts, opts.schedules, database, env)
+    setup(opts.alerts, opts.schedules, database, env, opts.source)
 
     from django.db import connection
     from alerts.models import Execution
@@ -204,7 +211,7 @@ def main() -> None:
         dup = Execution.objects.filter(scheduled_for__in=window).values("alert", "scheduled_for").count() - len(
             {(a, t) for a, t in Execution.objects.filter(scheduled_for__in=window).values_list("alert", "scheduled_for")})
         figures = {
-            "alerts": opts.alerts, "schedules": opts.schedules, "minutes": opts.minutes,
+            "alerts": opts.alerts, "schedules": opts.schedules, "minutes": opts.minutes, "source": opts.source,
             "beat_only": opts.beat_only, "worker_processes": 0 if opts.beat_only else opts.concurrency,
             "expected": opts.alerts * opts.minutes, "executions": len(rows), "by_status": by_status,
             "ran": len(ran), "duplicates": dup,
