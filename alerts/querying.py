@@ -68,8 +68,16 @@ def dispose_engines() -> None:
         _engines.clear()
 
 
+# The driver a URL without one gets: the one Sentinel installs. SQLAlchemy 2.1 would pick psycopg 3
+# for postgresql:// and mysqlclient for mysql://, neither of which is installed, and the run would
+# fail with "No module named ..." (SQL Sentinel's files commonly say postgresql://).
+SHIPPED_DRIVERS = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+
+
 def _create_engine(url: str) -> Engine:
     parsed = make_url(url)
+    if parsed.drivername in SHIPPED_DRIVERS:
+        parsed = parsed.set(drivername=SHIPPED_DRIVERS[parsed.drivername])
     kwargs: dict = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""

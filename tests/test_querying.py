@@ -22,6 +22,20 @@ def source(url, **kwargs) -> Datasource:
     return ds
 
 
+@pytest.mark.parametrize("url, needs", [
+    ("postgresql://postgres@127.0.0.1:5432/test", settings.POSTGRES_AVAILABLE),
+    ("mysql://root@127.0.0.1:3306/test", settings.MARIADB_AVAILABLE),
+    ("mariadb://root@127.0.0.1:3306/test", settings.MARIADB_AVAILABLE),
+])
+def test_a_url_without_a_driver_uses_the_driver_sentinel_installs(url, needs):
+    if not needs:
+        pytest.skip(f"{url} is not reachable here")
+
+    result = run_query(source(url), "SELECT 'OK' AS status")
+
+    assert result.rows == [("OK",)]
+
+
 WRITES = [
     "UPDATE {table} SET amount = 0",
     "DELETE FROM {table}",
