@@ -46,6 +46,12 @@ def cpu_seconds(pid: int) -> float:
     return sum(int(x) for x in fields[11:15]) / CLK_TCK
 
 
+def machine_busy_seconds() -> float:
+    """CPU time spent by everything on the machine, all cores, from /proc/stat (idle and iowait excluded)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    return (sum(fields[:8]) - fields[3] - fields[4]) / CLK_TCK
+
+
 def tree_cpu(pid: int) -> float:
     children = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
     return cpu_seconds(pid) + sum(cpu_seconds(int(c)) for c in children)
@@ -169,6 +175,12 @@ def main() -> None:
         print(f"measuring ticks {window[0]:%H:%M} .. {window[-1]:%H:%M} UTC; run data in {run_dir}")
         time.sleep(max(0, first - time.time() - 1))
         beat_cpu0, worker_cpu0, t0 = cpu_seconds(beat.pid), tree_cpu(worker.pid) if worker else 0.0, time.time()
+        machine_cpu0 = machine_busy_seconds()
+        time.sleep(max(0, end - 0.5 - time.time()))
+        # Just before the next tick: if the window's runs are all done, their cost ends here.
+        worker_cpu1, machine_cpu1 = tree_cpu(worker.pid) if worker else 0.0, machine_busy_seconds()
+        drained = Execution.objects.filter(scheduled_for__in=window).exclude(status="RUNNING").count() >= (
+            opts.alerts * opts.minutes)
         time.sleep(max(0, end - time.time()))
         beat_cpu1, t1 = cpu_seconds(beat.pid), time.time()
         beat_rss = peak_rss_mb(beat.pid)
@@ -190,7 +202,7 @@ def main() -> None:
             time.sleep(0.2)
 
         # Let the last tick drain, then read the books.
-        if worker:
+        if worker and not drained:
             expected = opts.alerts * opts.minutes
             drain_deadline = time.time() + 300
             while time.time() < drain_deadline:
@@ -198,7 +210,7 @@ def main() -> None:
                 if done >= expected:
                     break
                 time.sleep(1)
-            worker_cpu1 = tree_cpu(worker.pid)
+            worker_cpu1, machine_cpu1 = tree_cpu(worker.pid), machine_busy_seconds()
         connection.close()
         rows = list(Execution.objects.filter(scheduled_for__in=window).values_list("status", "started_at",
                                                                                     "scheduled_for", "finished_at"))
@@ -239,6 +251,9 @@ def main() -> None:
                     rates.append(len(runs) / (max(r[3] for r in runs) - min(r[1] for r in runs)).total_seconds())
             figures["worker_exec_per_s"] = statistics.mean(rates) if rates else None
             figures["worker_cpu_ms_per_exec"] = (worker_cpu1 - worker_cpu0) * 1000 / len(rows) if rows else None
+            # Everything on the machine (PostgreSQL, Redis, beat, the fan-out, the workers, and
+            # anything else running) from the first measured tick until the last run finished.
+            figures["machine_cpu_ms_per_exec"] = (machine_cpu1 - machine_cpu0) * 1000 / len(rows) if rows else None
         with open("/proc/loadavg") as fh:
             figures["loadavg"] = fh.read().split()[:3]
         print(json.dumps(figures, indent=2, default=str))
