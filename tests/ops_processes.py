@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,24 @@ class Process:
         if self.popen.poll() is None:
             self.popen.send_signal(sig)
 
+    def pids(self) -> set[int]:
+        """This process and everything it started (its own session and process group): a
+        celery worker's main process and its pool children."""
+        found = set()
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[2]) == self.popen.pid:  # pgrp
+                found.add(int(stat.parent.name))
+        return found
+
+    def kill_group(self) -> None:
+        """SIGKILL the main process and its children at once, as the OOM killer or a lost host would."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(10)
+
     def wait(self, timeout: float) -> int:
         try:
             return self.popen.wait(timeout)
@@ -125,6 +145,29 @@ def redis_server(tmp_path):
     server.start()
     yield server
     server.stop()
+
+
+def start_web(processes, env: dict, log: Path, workers: int = 2) -> str:
+    """gunicorn serving Sentinel on a free loopback port; returns its base URL once it listens."""
+    port = free_port()
+    processes([str(BIN / "gunicorn"), "sentinel_project.wsgi", "--bind", f"127.0.0.1:{port}",
+               "--workers", str(workers)], env, log)
+    wait_until(lambda: port_open(port), 20, "gunicorn to listen", log=log)
+    return f"http://127.0.0.1:{port}"
+
+
+def http_get(url: str, token: str | None = None, host: str | None = None) -> tuple[int, str]:
+    """(status, body) of a GET; an HTTP error status is an answer, not an exception."""
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    if host:
+        request.add_header("Host", host)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def database_url() -> str:

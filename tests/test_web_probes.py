@@ -1,16 +1,15 @@
 """gunicorn (several worker processes) serves /healthz, /readyz and /metrics; readiness follows Redis."""
 
 import json
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from alerts.models import Execution, ExecutionStatus, Trigger
+from tests.ops_processes import http_get as get
 from tests.ops_processes import (  # noqa: F401  (fixtures)
-    BIN, free_port, port_open, process_env, processes, redis_server, wait_until,
+    process_env, processes, redis_server, start_web, wait_until,
 )
 
 pytestmark = [pytest.mark.processes, pytest.mark.needs_postgres, pytest.mark.django_db(transaction=True)]
@@ -18,28 +17,11 @@ pytestmark = [pytest.mark.processes, pytest.mark.needs_postgres, pytest.mark.dja
 TOKEN = "metrics-token-for-tests"
 
 
-def get(url: str, token: str | None = None, host: str | None = None) -> tuple[int, str]:
-    request = urllib.request.Request(url)
-    if token:
-        request.add_header("Authorization", f"Bearer {token}")
-    if host:
-        request.add_header("Host", host)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
 @pytest.fixture
 def web(tmp_path, redis_server, processes):
-    port = free_port()
     env = process_env(tmp_path, redis_server.url, SENTINEL_METRICS_TOKEN=TOKEN, ALLOWED_HOSTS="sentinel.example.com")
     log = tmp_path / "gunicorn.log"
-    processes([str(BIN / "gunicorn"), "sentinel_project.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2"],
-              env, log)
-    wait_until(lambda: port_open(port), 20, "gunicorn to listen", log=log)
-    return f"http://127.0.0.1:{port}", redis_server, log
+    return start_web(processes, env, log), redis_server, log
 
 
 def test_healthz_answers_by_ip_even_when_allowed_hosts_would_refuse_it(web):
