@@ -1,10 +1,11 @@
 """update_rows: write the same fields of many rows in one UPDATE.
 
 Django's bulk_update builds a CASE WHEN per field per row through the ORM's
-expression machinery: for a batch of 50 executions that cost ~8 ms of Python per
-row, more than everything else a run does. This sends the rows as a VALUES list
-instead (`UPDATE ... FROM (VALUES ...)`), which PostgreSQL and SQLite (3.33+)
-both accept, at about 0.05 ms per row.
+expression machinery: recording a batch of 50 runs with it (executions, states,
+alerts) cost about 3.6 ms of Python per run, more than everything else a run
+does. This sends the rows as a VALUES list instead (`WITH v AS (VALUES ...)
+UPDATE ... FROM v`), which PostgreSQL and SQLite (3.33+) both accept; a whole
+in-process run then costs about 1 ms (docs/performance.md).
 """
 
 from django.db import connection
