@@ -109,6 +109,22 @@ def no_secret_in_logs(tmp_path):
             assert value not in text, f"a secret value leaked into {log.name}"
 
 
+def pg_sleep_running(datasource_url: str) -> bool:
+    """Whether a query sleeps in pg_sleep on the datasource's database right now. Sentinel streams
+    PostgreSQL results, so the statement shown while it runs is a FETCH from its cursor, not the
+    query's text: look at what the backend waits on instead."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(datasource_url)
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql(
+                "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND wait_event = 'PgSleep' "
+                "AND datname = current_database() AND pid <> pg_backend_pid()").scalar() > 0
+    finally:
+        engine.dispose()
+
+
 def duplicate_runs() -> list:
     """(alert, tick) pairs with more than one Execution: must stay empty."""
     return list(Execution.objects.values("alert", "scheduled_for").annotate(n=Count("id")).filter(n__gt=1))

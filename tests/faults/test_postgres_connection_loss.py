@@ -1,7 +1,6 @@
 """Fault 5: every connection to Sentinel's own PostgreSQL database is terminated mid-run
 (what a failover or a DBA's pg_terminate_backend does to workers and beat)."""
 
-import time
 from datetime import UTC, datetime
 
 import pytest
@@ -9,7 +8,7 @@ from django.db import connection
 
 from alerts.models import Execution, ExecutionStatus
 from schedules.models import FiredTick, Schedule
-from tests.faults.conftest import beat_args, duplicate_runs, worker_args
+from tests.faults.conftest import beat_args, duplicate_runs, pg_sleep_running, worker_args
 from tests.ops_processes import process_env, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.needs_postgres]
@@ -37,7 +36,9 @@ def test_postgres_connections_killed_mid_run_nothing_stays_running_and_next_tick
     wait_until(lambda: Execution.objects.filter(status=ExecutionStatus.RUNNING).count() == 2, 40,
                "two runs in flight", interval=0.2, log=tmp_path / "worker.log")
     in_flight = list(Execution.objects.filter(status=ExecutionStatus.RUNNING).values_list("pk", flat=True))
-    time.sleep(0.5)  # let pg_sleep begin, so the loss hits a query in flight rather than the claim
+    # The loss must hit a query in flight, not the claim.
+    wait_until(lambda: pg_sleep_running(pg_datasource_url), 10, "pg_sleep to be running", interval=0.05,
+               log=tmp_path / "worker.log")
     terminated = terminate_sentinel_backends()
     lost_at = datetime.now(UTC)
     assert terminated >= 2, "workers and beat held connections to terminate"

@@ -1,15 +1,13 @@
 """Fault 2: the worker running a query (`pg_sleep`) is SIGKILLed with its pool child, as the
 OOM killer would; another worker, up all along, finishes that execution."""
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
-import sqlalchemy as sa
 
 from alerts.models import Execution, ExecutionStatus, Notification
 from schedules.models import Schedule
-from tests.faults.conftest import beat_args, check_books, settle, worker_args
+from tests.faults.conftest import beat_args, check_books, pg_sleep_running, settle, worker_args
 from tests.ops_processes import process_env, wait_until
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, pytest.mark.needs_postgres]
@@ -17,10 +15,9 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.processes, py
 
 def test_worker_killed_mid_query_the_other_worker_finishes_the_execution_and_one_notification_goes_out(
         tmp_path, redis_server, processes, make_datasource, make_alert, pg_datasource_url, sink, hook):
-    marker = f"slept_{uuid.uuid4().hex[:8]}"  # finds this test's query among everyone's in pg_stat_activity
     every10 = Schedule.objects.for_timing(interval_seconds=10)
     alert = make_alert(make_datasource(pg_datasource_url, timeout_seconds=10),
-                       f"SELECT 'ALERT' AS status, 1 AS actual_value FROM pg_sleep(4) AS {marker}",
+                       "SELECT 'ALERT' AS status, 1 AS actual_value FROM pg_sleep(4)",
                        schedule=every10, channels=[hook])
     # Short broker visibility and execution lease, so the takeover comes in seconds, not minutes.
     env = process_env(tmp_path, redis_server.url, SENTINEL_BEAT_LEASE_SECONDS=3, SENTINEL_LEASE_MARGIN_SECONDS=2,
@@ -32,17 +29,7 @@ def test_worker_killed_mid_query_the_other_worker_finishes_the_execution_and_one
     wait_until(lambda: Execution.objects.filter(status=ExecutionStatus.RUNNING).exists(), 60, "a run to start",
                interval=0.2, log=tmp_path / "beat.log")
     execution = Execution.objects.get(status=ExecutionStatus.RUNNING)
-    engine = sa.create_engine(pg_datasource_url)
-    try:
-        def query_in_flight():
-            with engine.connect() as conn:
-                return conn.exec_driver_sql(
-                    "SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND pid <> pg_backend_pid() "
-                    "AND query LIKE %s",
-                    (f"%{marker}%",)).scalar()
-        wait_until(query_in_flight, 10, "pg_sleep to be running", interval=0.05)
-    finally:
-        engine.dispose()
+    wait_until(lambda: pg_sleep_running(pg_datasource_url), 10, "pg_sleep to be running", interval=0.05)
     pid = int(execution.worker.rsplit(":", 1)[1])
     doomed = next(w for w in workers if pid in w.pids())
     survivor = next(w for w in workers if w is not doomed)
