@@ -21,7 +21,7 @@ def run_alerts(self, alert_ids: list[int], scheduled_for: str) -> None:
 
 @shared_task(name="alerts.run_alert", acks_late=True, bind=True, max_retries=DB_RETRIES)
 def run_alert(self, alert_id: int, scheduled_for: str) -> None:
-    """One tick of one alert: messages queued before batching, and single re-runs."""
+    """One tick of one alert: messages queued by a Sentinel from before batching."""
     _run_tick(self, [alert_id], scheduled_for)
 
 
