@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from .models import AlertState, EvaluationMode
+from .querying import cut
 
 OK = "OK"
 BREACH = "BREACH"
@@ -115,12 +116,9 @@ def _instance_key(row: tuple, keys: list[int]) -> str:
 
 
 def _cut(value):
-    """A text value as the history and the messages keep it: cut like a preview cell, since a
-    query may return megabytes in one cell and every execution and notification would carry them."""
-    cap = settings.SENTINEL_PREVIEW_CELL_CHARS
-    if isinstance(value, str) and len(value) > cap:
-        return value[:cap] + f"... ({len(value)} characters)"
-    return value
+    """A text value as the history and the messages keep it: cut like a preview cell, or every
+    execution and notification would carry a megabyte cell whole."""
+    return cut(value, settings.SENTINEL_PREVIEW_CELL_CHARS)
 
 
 def _context(columns: list[str], row: tuple, skip: set[int]) -> dict:

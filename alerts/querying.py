@@ -144,9 +144,9 @@ def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: 
         message = _describe(exc)
         if _is_timeout(exc):
             raise QueryTimeout(f"The query ran longer than its timeout of {timeout:g} s and was cancelled.") from None
-        raise QueryError(_cut(scrub(message, secrets))) from None
+        raise QueryError(cut(scrub(message, secrets), ERROR_CHARS)) from None
     except Exception as exc:  # driver-level errors outside SQLAlchemy's wrapping
-        raise QueryError(_cut(scrub(f"{type(exc).__name__}: {exc}", secrets))) from None
+        raise QueryError(cut(scrub(f"{type(exc).__name__}: {exc}", secrets), ERROR_CHARS)) from None
     duration_ms = (time.monotonic() - started) * 1000
     truncated = len(fetched) > row_limit
     rows = [tuple(json_safe(v) for v in row) for row in fetched[:row_limit]]
@@ -250,10 +250,12 @@ def _describe(exc: sa.exc.SQLAlchemyError) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _cut(message: str) -> str:
-    if len(message) <= ERROR_CHARS:
-        return message
-    return message[:ERROR_CHARS] + f"... ({len(message)} characters)"
+def cut(value, limit: int):
+    """A text value of at most `limit` characters (plus a note of its length); other values as they are.
+    A query may return, or a database quote back, megabytes in one cell."""
+    if isinstance(value, str) and len(value) > limit:
+        return value[:limit] + f"... ({len(value)} characters)"
+    return value
 
 
 def json_safe(value):

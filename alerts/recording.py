@@ -19,7 +19,7 @@ from . import evaluation as ev
 from .bulk import update_rows
 from .evaluation import Evaluation, Outcome
 from .models import Alert, AlertState, Execution, ExecutionStatus, Notification, NotificationStatus, State
-from .querying import QueryResult
+from .querying import QueryResult, cut
 from .states import InstanceState, Policy, transition
 
 log = logging.getLogger("sentinel.runner")
@@ -167,13 +167,7 @@ def _fill(execution: Execution, result: QueryResult | None, evaluation: Evaluati
 
 def preview(rows: list[tuple]) -> list[list]:
     cap = settings.SENTINEL_PREVIEW_CELL_CHARS
-
-    def cell(value):
-        if isinstance(value, str) and len(value) > cap:
-            return value[:cap] + f"... ({len(value)} characters)"
-        return value
-
-    return [[cell(v) for v in row] for row in rows[: settings.SENTINEL_PREVIEW_ROWS]]
+    return [[cut(v, cap) for v in row] for row in rows[: settings.SENTINEL_PREVIEW_ROWS]]
 
 
 def _notify(events, now) -> list[Notification]:
