@@ -29,10 +29,7 @@ def silence_link(request, token: str):
         who = request.user.get_username()
     reason = " ".join(request.POST.get("reason", "").split())[:400] or default_reason
     until = timezone.now() + timedelta(hours=grant.hours)
+    by = f"{grant.via_label} link" + (f" ({who})" if who else "")
     # A link never shortens a longer silence that is already in place.
-    if alert.silenced_until and alert.silenced_until > until:
-        until = alert.silenced_until
-    alert.silenced_until, alert.silence_reason = until, reason
-    alert.silenced_by = f"{grant.via_label} link" + (f" ({who})" if who else "")
-    alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
-    return render(request, "alerts/silence_link.html", {**context, "done": True, "until": until})
+    alert.silence(until, reason, by=by, extend_only=True)
+    return render(request, "alerts/silence_link.html", {**context, "done": True, "until": alert.silenced_until})

@@ -83,7 +83,7 @@ def test_silence_until_or_for_a_duration_and_unsilence(api, level):
     assert alert.silenced_until == until and alert.silence_reason == "deploy"
     assert alert.silenced_by == "api:api-admin"
 
-    response = api.post("/api/alerts/level_high/silence", {"duration": "90m"}, format="json")
+    response = api.post("/api/alerts/level_high/silence", {"duration": "90m", "reason": "deploy"}, format="json")
     silenced = datetime.fromisoformat(response.json()["silenced_until"])
     assert abs((silenced - timezone.now()).total_seconds() - 5400) < 60
 
@@ -94,11 +94,14 @@ def test_silence_until_or_for_a_duration_and_unsilence(api, level):
 
 def test_silence_needs_a_future_time_or_a_duration(api, level):
     past = (timezone.now() - timedelta(minutes=1)).isoformat()
-    assert api.post("/api/alerts/level_high/silence", {"until": past}, format="json").json() == {
+    assert api.post("/api/alerts/level_high/silence", {"until": past, "reason": "deploy"}, format="json").json() == {
         "until": ["Must be in the future."]}
-    assert api.post("/api/alerts/level_high/silence", {}, format="json").json() == {
+    assert api.post("/api/alerts/level_high/silence", {"reason": "deploy"}, format="json").json() == {
         "non_field_errors": ["Give either until or duration."]}
-    assert api.post("/api/alerts/level_high/silence", {"duration": "soon"}, format="json").status_code == 400
+    assert api.post("/api/alerts/level_high/silence", {"duration": "soon", "reason": "deploy"},
+                    format="json").status_code == 400
+    assert api.post("/api/alerts/level_high/silence", {"duration": "1h"}, format="json").json() == {
+        "reason": ["This field is required."]}
     assert not Alert.objects.get(name="level_high").is_silenced()
 
 

@@ -93,7 +93,7 @@ def test_silence_then_unsilence(level_alert):
 @pytest.mark.parametrize("duration", ["soon", "0m", "2 fortnights"])
 def test_silence_rejects_unreadable_durations(level_alert, duration):
     with pytest.raises(CommandError) as err:
-        sentinel("silence", "level_high", "--for", duration)
+        sentinel("silence", "level_high", "--for", duration, "--reason", "deploy")
     assert err.value.returncode == 2
     assert Alert.objects.get(name="level_high").silenced_until is None
 

@@ -11,6 +11,8 @@ SUBCOMMANDS = [
     "run",
     "status",
     "history",
+    "enable",
+    "disable",
     "silence",
     "unsilence",
     "demo",

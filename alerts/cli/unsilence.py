@@ -1,3 +1,5 @@
+import getpass
+
 from .common import get_alert
 
 name = "unsilence"
@@ -10,8 +12,6 @@ def add_arguments(parser):
 
 def handle(options, out) -> int:
     alert = get_alert(options["alert"])
-    was = alert.is_silenced()
-    alert.silenced_until, alert.silence_reason, alert.silenced_by = None, "", ""
-    alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+    was = alert.unsilence(by=f"cli:{getpass.getuser()}")
     out.write(f"{alert.name} unsilenced" if was else f"{alert.name} was not silenced")
     return 0
