@@ -29,9 +29,12 @@ demo: migrate
 	$(PY) manage.py sentinel demo
 
 # The Procfile's own processes on embedded defaults (SQLite, SQLAlchemy broker), on loopback.
+# SENTINEL_BASE_URL is set once for all of them: honcho gives each process its own PORT
+# (web PORT, worker PORT+100, ...), and the worker writes the links in messages.
 run: demo
 	@echo "Sentinel admin: http://127.0.0.1:$${PORT:-8000}/admin/  (Ctrl-C stops everything)"
 	BIND=127.0.0.1 PORT=$${PORT:-8000} WORKER_MAX_CONCURRENCY=4 WORKER_MIN_CONCURRENCY=1 \
+		SENTINEL_BASE_URL=$${SENTINEL_BASE_URL:-http://127.0.0.1:$${PORT:-8000}} \
 		PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/honcho -f Procfile start web worker beat
 
 clean:

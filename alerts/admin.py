@@ -22,9 +22,12 @@ from .admin_display import (
     next_runs,
     preview_table,
     recent_values,
+    run_labels,
     short_value,
     since_html,
     sparkline,
+    time_column,
+    when,
 )
 from .admin_forms import COMMON_TIMEZONES, AlertForm, DatasourceForm
 from .channel_admin import ChannelForm, FailingFilter, delivery_health, send_test_message
@@ -91,7 +94,11 @@ class DatasourceAdmin(SentinelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(actions.test_connection_view(self))
-        return [path("<path:object_id>/test-connection/", view, name="alerts_datasource_test")] + super().get_urls()
+        unsaved = self.admin_site.admin_view(actions.test_unsaved_connection_view(self))
+        return [path("<path:object_id>/test-connection/", view, name="alerts_datasource_test"),
+                path("test-connection/", unsaved, name="alerts_datasource_test_new"),
+                path("<path:object_id>/test-unsaved-connection/", unsaved, name="alerts_datasource_test_unsaved"),
+                ] + super().get_urls()
 
 
 # --- channels ----------------------------------------------------------------------
@@ -104,12 +111,13 @@ class RecentNotificationInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["created_at", "alert", "event", "status", "attempts", "sent_at", "last_error"]
+    fields = ["created", "alert", "event", "status", "attempts", "sent", "last_error"]
     readonly_fields = fields
     show_change_link = True
+    created, sent = time_column("created_at", "created"), time_column("sent_at", "sent")
 
     def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("alert").order_by("-created_at")
+        qs = super().get_queryset(request).select_related("alert", "channel").order_by("-created_at")
         return qs
 
     def get_formset(self, request, obj=None, **kwargs):
@@ -128,10 +136,11 @@ class RecentNotificationInline(admin.TabularInline):
 @admin.register(Channel)
 class ChannelAdmin(SentinelAdmin):
     form = ChannelForm
-    list_display = ["name", "kind", "enabled", delivery_health, "last_failure_at", "alert_count"]
+    list_display = ["name", "kind", "enabled", delivery_health, "last_failure_when", "alert_count"]
     list_filter = ["kind", "enabled", FailingFilter]
     search_fields = ["name"]
-    readonly_fields = ["failure_streak", "last_failure_at", "last_failure"]
+    readonly_fields = ["failure_streak", "last_failure_when", "last_failure"]
+    last_failure_when = time_column("last_failure_at", "last failure at")
     actions = [send_test_message]
     inlines = [RecentNotificationInline]
     change_form_template = "admin/alerts/channel/change_form.html"
@@ -191,11 +200,15 @@ class AlertStateInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["key", "state", "since", "breaches", "last_value", "last_notified_at"]
+    fields = ["key", "state", "since_when", "breaches", "last_value", "last_notified"]
     readonly_fields = fields
+    since_when, last_notified = time_column("since", "since"), time_column("last_notified_at", "last notified")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("alert")  # each row's label names its alert
 
 
-@admin.action(description="Run selected alerts now")
+@admin.action(description="Run selected alerts now", permissions=["change"])
 def run_selected(modeladmin, request, queryset):
     for alert in queryset.select_related("datasource", "schedule")[:50]:
         level, said = actions.run_now(alert)
@@ -203,12 +216,12 @@ def run_selected(modeladmin, request, queryset):
         modeladmin.message_user(request, said, level)
 
 
-@admin.action(description="Enable selected alerts")
+@admin.action(description="Enable selected alerts", permissions=["change"])
 def enable_selected(modeladmin, request, queryset):
     _set_enabled(modeladmin, request, queryset, True)
 
 
-@admin.action(description="Disable selected alerts")
+@admin.action(description="Disable selected alerts", permissions=["change"])
 def disable_selected(modeladmin, request, queryset):
     _set_enabled(modeladmin, request, queryset, False)
 
@@ -216,7 +229,7 @@ def disable_selected(modeladmin, request, queryset):
 def _set_enabled(modeladmin, request, queryset, enabled):
     names = []
     for alert in queryset:
-        said = actions.set_enabled(alert, enabled)
+        said = actions.set_enabled(alert, enabled, actions.who(request))
         modeladmin.log_change(request, alert, said)
         names.append(alert.name)
     verb = "Enabled" if enabled else "Disabled"
@@ -224,10 +237,10 @@ def _set_enabled(modeladmin, request, queryset, enabled):
                                      + (" …" if len(names) > 10 else "") + ".", messages.SUCCESS)
 
 
-@admin.action(description="Unsilence selected alerts")
+@admin.action(description="Unsilence selected alerts", permissions=["change"])
 def unsilence_selected(modeladmin, request, queryset):
     for alert in queryset:
-        said = actions.unsilence(alert)
+        said = actions.unsilence(alert, actions.who(request))
         modeladmin.log_change(request, alert, said)
         modeladmin.message_user(request, said, messages.SUCCESS)
 
@@ -268,7 +281,7 @@ class AlertAdmin(SentinelAdmin):
             "fields": ["pending_evaluations", "renotify_interval", "notify_on_recovery", "on_no_data", "on_error",
                        "grace", "channels"],
             "description": "A breach must repeat <i>pending evaluations</i> times before FIRING. People hear once when "
-                           "it starts, again after the re-notify interval (e.g. <code>01:00:00</code>), and once when "
+                           "it starts, again after the re-notify interval (e.g. <code>1h</code>), and once when "
                            "it resolves. <i>No data</i> and <i>error</i> say what an empty answer or a failed query counts as.",
         }),
         ("Silence", {
@@ -304,7 +317,7 @@ class AlertAdmin(SentinelAdmin):
         shown = display_state(obj)
         title = ""
         if shown == "SILENCED":
-            title = f"until {obj.silenced_until:%Y-%m-%d %H:%M} UTC: {obj.silence_reason}; underlying state {obj.state}"
+            title = f"until {when(obj.silenced_until)}: {obj.silence_reason}; underlying state {obj.state}"
         elif shown == "DISABLED":
             title = f"last state {obj.state}"
         under = "" if shown == obj.state else format_html(' <span class="sn-under">{}</span>', obj.state)
@@ -315,7 +328,7 @@ class AlertAdmin(SentinelAdmin):
         if obj.last_run_at is None:
             return format_html('<span class="sn-muted">{}</span>', "never")
         return format_html('{} <span class="sn-when" title="{}">{}</span>', badge(obj.last_status),
-                           f"{obj.last_run_at:%Y-%m-%d %H:%M:%S} UTC", ago(obj.last_run_at))
+                           when(obj.last_run_at), ago(obj.last_run_at))
 
     @admin.display(description="next run")
     def next_run_col(self, obj):
@@ -375,7 +388,14 @@ class AlertAdmin(SentinelAdmin):
             alert = Alert.objects.select_related("schedule", "datasource").filter(pk=object_id).first()
             if alert is not None:
                 extra_context.update(alert_page_context(alert))
-        return super().changeform_view(request, object_id, form_url, extra_context)
+        response = super().changeform_view(request, object_id, form_url, extra_context)
+        if getattr(request, "_sn_saved_alert", None) is not None:  # committed: ask its datasource (bounded)
+            actions.say_query_check(request, request._sn_saved_alert)
+        return response
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        request._sn_saved_alert = obj
 
 
 def annotate_page(alerts: list) -> None:
@@ -396,7 +416,8 @@ def annotate_page(alerts: list) -> None:
 def alert_page_context(alert: Alert) -> dict:
     latest = list(alert.executions.order_by("-scheduled_for")[:CHART_POINTS])
     try:
-        upcoming = next_runs(alert.schedule, 5)
+        # A disabled alert does not run: listing its schedule's ticks would say it does.
+        upcoming = run_labels(next_runs(alert.schedule, 5)) if alert.enabled else []
     except Exception:
         upcoming = []
     return {
@@ -469,9 +490,13 @@ class NotificationInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["channel", "instance_key", "event", "status", "attempts", "last_error", "sent_at"]
+    fields = ["channel", "instance_key", "event", "status", "attempts", "last_error", "sent"]
     readonly_fields = fields
     show_change_link = True
+    sent = time_column("sent_at", "sent")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("alert", "channel")  # each row's label names them
 
 
 @admin.register(Execution)
@@ -490,16 +515,17 @@ class ExecutionAdmin(ReadOnlyAdmin):
     fieldsets = [
         ("Outcome", {"fields": ["alert_link", "status_col", "reason", "error_block", "value_col", "state_change"]}),
         ("Result", {"fields": ["result_table", "row_count", "truncated", "context"]}),
-        ("Timings", {"fields": ["scheduled_for", "started_at", "finished_at", "lag", "duration_col", "trigger",
+        ("Timings", {"fields": ["tick", "started", "finished", "lag", "duration_col", "trigger",
                                 "attempts", "worker", "task_id"]}),
     ]
     readonly_fields = ["alert_link", "status_col", "reason", "error_block", "value_col", "state_change",
-                       "result_table", "row_count", "truncated", "context", "scheduled_for", "started_at",
-                       "finished_at", "lag", "duration_col", "trigger", "attempts", "worker", "task_id"]
+                       "result_table", "row_count", "truncated", "context", "tick", "started",
+                       "finished", "lag", "duration_col", "trigger", "attempts", "worker", "task_id"]
+    started, finished = time_column("started_at", "started"), time_column("finished_at", "finished")
 
-    @admin.display(description="tick (UTC)", ordering="scheduled_for")
+    @admin.display(description="tick", ordering="scheduled_for")
     def tick(self, obj):
-        return format_html('<span title="{}">{}</span>', ago(obj.scheduled_for), f"{obj.scheduled_for:%Y-%m-%d %H:%M:%S}")
+        return format_html('<span title="{}">{}</span>', ago(obj.scheduled_for), when(obj.scheduled_for))
 
     @admin.display(description="alert")
     def alert_link(self, obj):
@@ -554,8 +580,13 @@ class DeliveryAttemptInline(admin.TabularInline):
     extra = 0
     max_num = 0
     can_delete = False
-    fields = ["started_at", "ok", "status_code", "duration_ms", "error"]
+    fields = ["started", "ok", "status_code", "took", "error"]
     readonly_fields = fields
+    started = time_column("started_at", "started")
+
+    @admin.display(description="duration")
+    def took(self, obj):
+        return duration(obj.duration_ms)
 
 
 class CreatedWhenFilter(WhenFilter):
@@ -565,19 +596,21 @@ class CreatedWhenFilter(WhenFilter):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "alert_link", "instance_key", "event", "channel", "status_col", "attempts",
-                    "sent_at", "error_short"]
+    list_display = ["created", "alert_link", "instance_key", "event", "channel", "status_col", "attempts",
+                    "sent", "error_short"]
     list_filter = ["status", "event", "channel", CreatedWhenFilter]
     list_select_related = ["alert", "channel"]
-    sortable_by = ["created_at"]
+    sortable_by = ["created"]
     show_facets = admin.ShowFacets.NEVER
     show_full_result_count = False
     paginator = CappedCountPaginator
     list_per_page = 100
     readonly_fields = ["alert_link", "execution_link", "channel", "instance_key", "event", "status_col", "attempts",
-                       "last_error", "next_attempt_at", "claimed_at", "sent_at", "created_at", "payload"]
+                       "last_error", "next_attempt", "claimed", "sent", "created", "payload"]
     fields = readonly_fields
     inlines = [DeliveryAttemptInline]
+    created, sent = time_column("created_at", "created"), time_column("sent_at", "sent")
+    next_attempt, claimed = time_column("next_attempt_at", "next attempt"), time_column("claimed_at", "claimed")
 
     @admin.display(description="alert")
     def alert_link(self, obj):
@@ -603,7 +636,7 @@ def executions_table(executions) -> str:
     rows = format_html_join(
         "", '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="sn-mono">{}</td>'
             '<td class="sn-errtext">{}</td></tr>',
-        ((reverse("admin:alerts_execution_change", args=[e.pk]), f"{e.scheduled_for:%Y-%m-%d %H:%M:%S}",
+        ((reverse("admin:alerts_execution_change", args=[e.pk]), when(e.scheduled_for),
           badge(e.status), e.trigger, execution_lag(e), duration(e.duration_ms), short_value(e.actual_value),
           short_value(e.error or e.reason, 100)) for e in executions),
     )

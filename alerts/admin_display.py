@@ -3,9 +3,11 @@ per-page data a list needs, fetched in one query per page rather than per row.""
 
 import json
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 from numbers import Number
 
 from django.conf import settings
+from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
 from django.db.models import F, Window
@@ -58,7 +60,7 @@ def since_html(moment: datetime | None, now=None) -> str:
     if moment is None:
         return ""
     return format_html('<span class="sn-since" title="{}">for {}</span>',
-                       moment.strftime("%Y-%m-%d %H:%M:%S UTC"), ago(moment, now).removesuffix(" ago"))
+                       when(moment), ago(moment, now).removesuffix(" ago"))
 
 
 def short_value(value, limit: int = 40) -> str:
@@ -195,6 +197,31 @@ def next_runs(schedule, count: int = 5, after: datetime | None = None) -> list[t
     return list(schedule.upcoming(count, after=after))
 
 
+def run_labels(runs: list[tuple[datetime, datetime]]) -> list[tuple[str, str]]:
+    """[('Mon 2026-12-07 09:00 CET', '2026-12-07 08:00 UTC')], as the schedule page and the preview say it.
+
+    Formatted here, not with the template's date filter: that filter converts to the
+    site's zone (UTC) first, which printed the UTC time beside the local zone's name."""
+    return [(f"{local:%a %Y-%m-%d %H:%M %Z}", f"{utc:%Y-%m-%d %H:%M} UTC") for local, utc in runs]
+
+
+def when(moment: datetime | None) -> str:
+    """'2026-12-01 10:05:00 UTC': how the admin writes every stored time, with seconds and zone."""
+    if moment is None:
+        return "-"
+    return f"{moment.astimezone(dt_timezone.utc):%Y-%m-%d %H:%M:%S} UTC"
+
+
+def time_column(field: str, description: str | None = None):
+    """A ModelAdmin (or inline) column that shows a datetime field with when(); ordered by the field."""
+
+    @admin.display(description=description or field.replace("_", " "), ordering=field)
+    def column(self, obj):
+        return when(getattr(obj, field))
+
+    return column
+
+
 def execution_lag(execution) -> str:
     if execution.started_at is None or execution.scheduled_for is None:
         return "-"
@@ -203,6 +230,7 @@ def execution_lag(execution) -> str:
 
 
 def duration(ms) -> str:
+    """Milliseconds, rounded: '14 ms', '12.3 s' (never 12.345678)."""
     if ms is None:
         return "-"
     return f"{ms:.0f} ms" if ms < 10_000 else f"{ms / 1000:.1f} s"

@@ -2,6 +2,7 @@
 form that keeps the password out of sight (channel secrets: channel_admin.py)."""
 
 import zoneinfo
+from datetime import timedelta
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -10,8 +11,10 @@ from django.utils import timezone
 from schedules.cron import parse_schedule_text as parse
 from schedules.cron import zone
 
+from .durations import DurationError, format_duration, parse_duration
 from .models import Alert, Datasource, Operator
 from .secrets import mask_url
+from .validation import validate_datasource_url, validate_query
 
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones())
 
@@ -52,7 +55,34 @@ class SQLEditor(forms.Textarea):
                           **(attrs or {})})
 
 
+class DurationText(forms.CharField):
+    """A duration typed the way files, the CLI and the API take it ('1h', '90m', '1h30m'),
+    shown back in that syntax: alerts/durations.py is the one reader and writer."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"size": 12, "class": "sn-mono", "placeholder": "1h30m"}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        return format_duration(value) if isinstance(value, timedelta) else value
+
+    def to_python(self, value):
+        text = (super().to_python(value) or "").strip()
+        if not text:
+            return None
+        try:
+            return parse_duration(text)
+        except DurationError as exc:
+            raise ValidationError(str(exc)) from None
+
+
 class AlertForm(forms.ModelForm):
+    renotify_interval = DurationText(
+        label="Renotify interval",
+        help_text="Repeat while firing, e.g. 1h, 90m, 1h30m (at least 1m); empty: never.")
+    grace = DurationText(help_text="Runs starting later than this after their tick are MISSED, e.g. 5m; "
+                                   "empty: half the schedule's period, at most 5m.")
     schedule_text = forms.CharField(
         label="Runs", required=False,
         help_text="Cron ('*/5 * * * *'), a macro (@hourly, @daily) or a preset ('every 10 minutes', "
@@ -92,6 +122,12 @@ class AlertForm(forms.ModelForm):
         for name, text in helps.items():
             if name in self.fields:  # a read-only viewer's form has no fields
                 self.fields[name].help_text = text
+
+    def clean_query(self):
+        # The same refusal as the API and config files (alerts/validation.py).
+        query = self.cleaned_data.get("query") or ""
+        validate_query(query)
+        return query
 
     def clean_schedule_timezone(self):
         name = (self.cleaned_data.get("schedule_timezone") or "UTC").strip()
@@ -166,7 +202,9 @@ class DatasourceForm(forms.ModelForm):
             self.initial["url"] = mask_url(self.instance.url)
 
     def clean_url(self):
-        url = self.cleaned_data["url"]
+        url = self.cleaned_data["url"].strip()
         if self.instance.pk and url == mask_url(self.instance.url):
-            return self.instance.url
+            url = self.instance.url
+        # The same checks as config files (alerts/validation.py): it parses, and its driver is installed.
+        validate_datasource_url(url)
         return url

@@ -1,6 +1,7 @@
 """Sentinel's data, top to bottom: where queries run, what they check, what they
 last said, every execution, and every message sent about it."""
 
+import logging
 from datetime import timedelta
 
 from django.conf import settings
@@ -11,10 +12,16 @@ from django.utils import timezone
 
 from .secrets import mask_url
 
+log = logging.getLogger("sentinel.alerts")
+
 name_validator = RegexValidator(
     r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$",
     "Use letters, digits, '_', '.' and '-', starting with a letter or digit.",
 )
+
+
+class SilenceError(ValueError):
+    """A silence that cannot be set (no reason, or an end in the past); the message says why."""
 
 
 class State(models.TextChoices):
@@ -228,6 +235,44 @@ class Alert(models.Model):
     def is_silenced(self, now=None) -> bool:
         return self.silenced_until is not None and self.silenced_until > (now or timezone.now())
 
+    # --- the verbs: the admin button and list action, the API, the CLI and the silence link
+    # all call these. Each one saves the model (never a queryset update()), because the
+    # post_save signal is what keeps beat's PeriodicTask in step (schedules/signals.py).
+
+    def set_enabled(self, enabled: bool, *, by: str) -> bool:
+        """Enable or disable the alert; it runs (or stops running) from its schedule's next
+        tick. Returns whether anything changed."""
+        changed = self.enabled != enabled
+        self.enabled = enabled
+        self.save(update_fields=["enabled", "updated_at"])
+        log.info("alert=%s %s by %s", self.name, "enabled" if enabled else "disabled", by)
+        return changed
+
+    def silence(self, until, reason: str, *, by: str, extend_only: bool = False) -> None:
+        """Hold back the alert's messages until `until`; it keeps running and recording.
+        A reason is required: the next on-call reads it. With extend_only, a silence that
+        already lasts longer is kept (a link never shortens one)."""
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise SilenceError("Say why you silence it (a reason is required): the next on-call reads it.")
+        now = timezone.now()
+        if until <= now:
+            raise SilenceError(f"The silence would end at {until:%Y-%m-%d %H:%M:%S} UTC, which has passed.")
+        if extend_only and self.silenced_until and self.silenced_until > until:
+            until = self.silenced_until
+        self.silenced_until, self.silence_reason, self.silenced_by = until, reason[:500], by[:200]
+        self.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+        log.info("alert=%s silenced until %s by %s: %s", self.name, until.isoformat(), by, self.silence_reason)
+
+    def unsilence(self, *, by: str) -> bool:
+        """End the silence now; messages go out again. Returns whether it was silenced."""
+        was = self.is_silenced()
+        self.silenced_until, self.silence_reason, self.silenced_by = None, "", ""
+        self.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+        if was:
+            log.info("alert=%s unsilenced by %s", self.name, by)
+        return was
+
     def clean(self) -> None:
         if self.mode == EvaluationMode.THRESHOLD and self.threshold is None:
             raise ValidationError({"threshold": "Threshold mode needs a threshold."})
@@ -259,7 +304,8 @@ class AlertState(models.Model):
         constraints = [models.UniqueConstraint(fields=["alert", "key"], name="alertstate_unique_instance")]
 
     def __str__(self) -> str:
-        return f"{self.alert_id}[{self.key}] {self.state}"
+        # Names, not ids: this is what the admin shows for the row.
+        return f"{self.alert.name}{f' [{self.key}]' if self.key else ''}: {self.state}"
 
 
 class Execution(models.Model):
@@ -305,7 +351,7 @@ class Execution(models.Model):
         ordering = ["-scheduled_for"]
 
     def __str__(self) -> str:
-        return f"{self.alert_id}@{self.scheduled_for:%Y-%m-%d %H:%M:%S} {self.status}"
+        return f"{self.alert.name} at {self.scheduled_for:%Y-%m-%d %H:%M:%S} UTC: {self.status}"
 
     @property
     def is_finished(self) -> bool:
@@ -343,7 +389,9 @@ class Notification(models.Model):
         ordering = ["-created_at"]
 
     def __str__(self) -> str:
-        return f"{self.event} {self.alert_id}[{self.instance_key}] -> {self.channel_id}: {self.status}"
+        """'resolved: orders_stuck → ops-webhook (sent)', with the instance key when there is one."""
+        key = f" [{self.instance_key}]" if self.instance_key else ""
+        return f"{self.event}: {self.alert.name}{key} → {self.channel.name} ({self.status})"
 
 
 class DeliveryAttempt(models.Model):
@@ -358,3 +406,21 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["started_at"]
+
+    def __str__(self) -> str:
+        outcome = "ok" if self.ok else "failed"
+        code = f", HTTP {self.status_code}" if self.status_code else ""
+        return f"{self.started_at:%Y-%m-%d %H:%M:%S} UTC: {outcome}{code}, {self.duration_ms:.0f} ms"
+
+
+class WorkerHeartbeat(models.Model):
+    """A celery worker's proof of life, written while it consumes (sentinel_project/celery_signals.py).
+
+    The database, not the broker, carries it: the embedded broker has no broadcast to ping through."""
+
+    name = models.CharField(max_length=200, unique=True)  # the worker's hostname, e.g. worker@host
+    queues = models.JSONField(default=list)
+    last_seen = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} ({', '.join(self.queues)}) at {self.last_seen:%Y-%m-%d %H:%M:%S} UTC"

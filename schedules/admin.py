@@ -10,14 +10,30 @@ from django.http import JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
+from django_celery_beat.models import (
+    ClockedSchedule,
+    CrontabSchedule,
+    IntervalSchedule,
+    PeriodicTask,
+    SolarSchedule,
+)
 
 from alerts.admin import SentinelAdmin
-from alerts.admin_display import next_runs
+from alerts.admin_display import next_runs, when
 from alerts.admin_forms import COMMON_TIMEZONES, parse_schedule_text, schedule_text, validate_timezone_name
 
+from . import sync
 from .models import Schedule
 
 PREVIEW_RUNS = 5
+
+# django-celery-beat's own tables are Sentinel's mirror of the Schedules (schedules/sync.py),
+# rewritten by every schedule or alert change: an edit there is undone or, worse, runs an
+# alert twice. They are kept off the admin; a schedule's page says what beat holds for it
+# (docs/admin.md, "Beat's internals").
+for _model in (PeriodicTask, CrontabSchedule, IntervalSchedule, ClockedSchedule, SolarSchedule):
+    if admin.site.is_registered(_model):
+        admin.site.unregister(_model)
 
 
 def preview(text: str, tz_name: str, count: int = PREVIEW_RUNS) -> list[tuple]:
@@ -81,8 +97,8 @@ class ScheduleAdmin(SentinelAdmin):
     form = ScheduleForm
     list_display = ["__str__", "timezone", "next_run", "alert_count"]
     search_fields = ["cron", "timezone"]
-    fields = ["schedule_text", "timezone", "next_runs", "recent_ticks", "alert_list"]
-    readonly_fields = ["next_runs", "recent_ticks", "alert_list"]
+    fields = ["schedule_text", "timezone", "next_runs", "recent_ticks", "beat_entry", "alert_list"]
+    readonly_fields = ["next_runs", "recent_ticks", "beat_entry", "alert_list"]
     change_form_template = "admin/schedules/schedule/change_form.html"
 
     def get_queryset(self, request):
@@ -119,11 +135,22 @@ class ScheduleAdmin(SentinelAdmin):
             return "none fired yet"
         rows = format_html_join(
             "", "<tr><td>{}</td><td>{} alert(s)</td><td class='sn-errtext'>{}</td></tr>",
-            ((f"{t.tick:%Y-%m-%d %H:%M} UTC", t.alerts,
+            ((when(t.tick), t.alerts,
               f"{t.missed_count} missed before it ({t.missed_first:%Y-%m-%d %H:%M} – {t.missed_last:%H:%M} UTC)"
               if t.missed_count and t.missed_first and t.missed_last else "") for t in ticks),
         )
         return format_html('<table class="sn-table">{}</table>', rows)
+
+    @admin.display(description="beat's entry")
+    def beat_entry(self, obj):
+        """What django-celery-beat holds for this schedule (its tables are off the admin)."""
+        if not obj or not obj.pk:
+            return "-"
+        task = PeriodicTask.objects.filter(name=sync.task_name(obj.pk)).first()
+        if task is None:
+            return "none: no enabled alert uses this schedule, so beat does not fire it"
+        state = "enabled" if task.enabled else "disabled"
+        return f"{task.name} ({state}), last run {when(task.last_run_at)}, runs {task.total_run_count}"
 
     @admin.display(description="alerts on this schedule")
     def alert_list(self, obj):

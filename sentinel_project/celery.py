@@ -8,4 +8,6 @@ app = Celery("sentinel")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
-from . import celery_signals  # noqa: E402,F401  (sent-at stamps, JSON logs)
+from . import celery_signals  # noqa: E402  (sent-at stamps, JSON logs, worker heartbeats)
+
+celery_signals.install(app)

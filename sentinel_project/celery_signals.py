@@ -1,8 +1,15 @@
-"""Celery hooks for operations: when a message was sent, and JSON logs for Celery's own lines."""
+"""Celery hooks for operations: when a message was sent, JSON logs for Celery's own lines, and
+each worker's heartbeat in the database."""
 
+import logging
+import threading
 import time
+from datetime import timedelta
 
+from celery import bootsteps
 from celery.signals import after_setup_logger, after_setup_task_logger, before_task_publish
+
+log = logging.getLogger("sentinel.workers")
 
 
 @before_task_publish.connect
@@ -23,3 +30,93 @@ def json_celery_logs(logger=None, **kwargs):
 
     for handler in logger.handlers:
         handler.setFormatter(JsonFormatter())
+
+
+def write_heartbeat(name: str, queues: list[str]) -> None:
+    """Say in the database that worker `name` consumes `queues` now."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from alerts.models import WorkerHeartbeat
+
+    try:
+        WorkerHeartbeat.objects.update_or_create(name=name, defaults={"queues": queues, "last_seen": timezone.now()})
+    finally:
+        # Between heartbeats the worker holds no connection of its own (and a restarted
+        # database costs one missed heartbeat, not a broken connection kept forever).
+        connection.close()
+
+
+def forget_worker(name: str) -> None:
+    """A worker that shuts down cleanly stops counting at once, not after the max age."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from alerts.models import WorkerHeartbeat
+
+    try:
+        WorkerHeartbeat.objects.filter(name=name).delete()
+        # Rows of workers killed long ago (SIGKILL, lost hosts) tell nobody anything.
+        WorkerHeartbeat.objects.filter(last_seen__lt=timezone.now() - timedelta(days=1)).delete()
+    finally:
+        connection.close()
+
+
+class Heartbeat(bootsteps.StartStopStep):
+    """Write this worker's heartbeat every SENTINEL_WORKER_HEARTBEAT_SECONDS while it consumes.
+
+    A consumer step: Celery stops it while the broker connection is lost and starts it again on
+    reconnect, so a worker that cannot take messages stops looking alive. Its own thread, so a
+    slow database never stalls the worker's event loop."""
+
+    requires = ("celery.worker.consumer.tasks:Tasks",)
+
+    def __init__(self, parent, **kwargs):
+        super().__init__(parent, **kwargs)
+        self.stopped = threading.Event()
+        self.thread = None
+
+    def start(self, c):
+        from django.conf import settings
+
+        self.stop(c)
+        self.stopped = threading.Event()
+        self.beat(c)  # at once: alive as soon as it consumes
+        interval = settings.SENTINEL_WORKER_HEARTBEAT_SECONDS
+        self.thread = threading.Thread(target=self.run, args=(c, self.stopped, interval), name="sentinel-heartbeat",
+                                       daemon=True)
+        self.thread.start()
+
+    def run(self, c, stopped: threading.Event, interval: float) -> None:
+        while not stopped.wait(interval):
+            self.beat(c)
+
+    def beat(self, c) -> None:
+        try:
+            write_heartbeat(c.hostname, consumed_queues(c))
+        except Exception as exc:  # the next heartbeat tries again; /readyz shows the age meanwhile
+            log.warning("worker heartbeat not written: %s: %s", type(exc).__name__, exc)
+
+    def stop(self, c):
+        self.stopped.set()
+        if self.thread is not None:
+            self.thread.join(timeout=5)
+            self.thread = None
+
+    def shutdown(self, c):
+        self.stop(c)
+        try:
+            forget_worker(c.hostname)
+        except Exception as exc:
+            log.warning("worker heartbeat not removed: %s: %s", type(exc).__name__, exc)
+
+
+def consumed_queues(c) -> list[str]:
+    consumer = getattr(c, "task_consumer", None)
+    if consumer is not None:
+        return sorted({q.name for q in consumer.queues})
+    return sorted(c.app.amqp.queues.consume_from)
+
+
+def install(app) -> None:
+    app.steps["consumer"].add(Heartbeat)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
 from .env import env, envbool, envint, envlist, envsecret
 
@@ -34,6 +35,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc served from the package: /api/docs/ works offline
     "schedules",
     "alerts",
 ]
@@ -58,7 +60,8 @@ WSGI_APPLICATION = "sentinel_project.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        # alerts/templates first, so its admin/base_site.html (the favicon) wins over the admin's own.
+        "DIRS": [BASE_DIR / "alerts" / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -93,8 +96,10 @@ TIME_ZONE = env("TIME_ZONE", "UTC")
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
-# Links in notifications point here.
-SENTINEL_BASE_URL = env("SENTINEL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Links in notifications point here: deployments set it to the address people open.
+# Without it, the address this process would serve on this machine (PORT, as gunicorn gets it);
+# `make run` sets it for every process, since honcho hands the worker and beat other PORTs.
+SENTINEL_BASE_URL = (env("SENTINEL_BASE_URL") or f"http://127.0.0.1:{env('PORT') or '8000'}").rstrip("/")
 
 # --- e-mail (Django's backends; SQL Sentinel's SMTP_* names are accepted) ---
 EMAIL_HOST = env("SMTP_HOST", "localhost")
@@ -155,6 +160,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 } if REDIS_URL else {}
 CELERY_TASK_DEFAULT_QUEUE = "alerts"
+# Declared, so a worker started without -Q consumes all three (Celery's default is only the
+# default queue: fan-outs and deliveries would never run); `-Q alerts,...` still picks a subset.
+# Exchange and routing key named after the queue, as Celery makes them for a routed queue.
+SENTINEL_QUEUES = ("schedules", "alerts", "notifications")
+CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in SENTINEL_QUEUES)
 CELERY_TASK_ROUTES = {
     "schedules.fire_schedule": {"queue": "schedules"},
     "alerts.run_alert": {"queue": "alerts"},
@@ -254,7 +264,10 @@ SENTINEL_SILENCE_LINK_HOURS = envint("SENTINEL_SILENCE_LINK_HOURS", 72)
 # /readyz fails when beat's heartbeat is older than this, or a queue's oldest message waits longer.
 SENTINEL_BEAT_MAX_AGE_SECONDS = envint("SENTINEL_BEAT_MAX_AGE_SECONDS", 180)
 SENTINEL_QUEUE_MAX_AGE_SECONDS = envint("SENTINEL_QUEUE_MAX_AGE_SECONDS", 300)
-SENTINEL_WORKER_PING_TIMEOUT = float(envint("SENTINEL_WORKER_PING_TIMEOUT_MS", 1500)) / 1000
+# Each worker writes a heartbeat row this often while it consumes; /readyz counts a worker alive
+# while its last one is younger than SENTINEL_WORKER_MAX_AGE_SECONDS (any broker, embedded too).
+SENTINEL_WORKER_HEARTBEAT_SECONDS = envint("SENTINEL_WORKER_HEARTBEAT_SECONDS", 15)
+SENTINEL_WORKER_MAX_AGE_SECONDS = envint("SENTINEL_WORKER_MAX_AGE_SECONDS", 60)
 # Which checks /readyz runs when the request does not say (?checks=database,broker); empty: all.
 SENTINEL_READY_CHECKS = env("SENTINEL_READY_CHECKS", "")
 # Set to require `Authorization: Bearer <token>` on /metrics.
@@ -283,6 +296,9 @@ SPECTACULAR_SETTINGS = {
                    "`Authorization: Token <key>`.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ExecutionStatusEnum": "alerts.models.ExecutionStatus",

@@ -24,14 +24,16 @@ CELERY = str(BIN / "celery")
 
 
 def worker_args(name, *extra):
-    """A `celery worker` on every Sentinel queue, quiet on the cluster chatter tests do not need."""
-    return [CELERY, "-A", "sentinel_project", "worker", "-Q", "schedules,alerts,notifications", "-n", f"{name}@%h",
+    """The plain `celery worker` (no -Q: it consumes every Sentinel queue), quiet on the cluster
+    chatter tests do not need."""
+    return [CELERY, "-A", "sentinel_project", "worker", "-n", f"{name}@%h",
             "-l", "INFO", "--without-heartbeat", "--without-gossip", "--without-mingle", *extra]
 
 
 def beat_args(tmp_path, name):
-    """A `celery beat` with Sentinel's scheduler and its own pid and schedule files."""
-    return [CELERY, "-A", "sentinel_project", "beat", "-S", "schedules.beat:LeaderDatabaseScheduler", "-l", "INFO",
+    """The plain `celery beat` (no -S: the settings name Sentinel's scheduler), with its own pid
+    and schedule files."""
+    return [CELERY, "-A", "sentinel_project", "beat", "-l", "INFO",
             "--pidfile", str(tmp_path / f"{name}.pid"), "-s", str(tmp_path / f"{name}-schedule")]
 
 

@@ -120,7 +120,7 @@ def test_two_alerts_with_the_same_timing_share_one_schedule(admin_client, level_
     ({"schedule_timezone": "Mars/Olympus"}, "schedule_timezone", "Unknown timezone"),
     ({"mode": "threshold", "threshold": ""}, "threshold", "Threshold mode needs a threshold"),
     ({"pending_evaluations": "0"}, "pending_evaluations", "at least 1"),
-    ({"renotify_interval": "00:00:10"}, "renotify_interval", "at least one minute"),
+    ({"renotify_interval": "30s"}, "renotify_interval", "at least one minute"),
     ({"name": "has spaces"}, "name", "Use letters"),
     ({"silenced_until_0": "2099-01-01", "silenced_until_1": "10:00"}, "silence_reason", "Say why"),
 ])

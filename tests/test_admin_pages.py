@@ -191,4 +191,4 @@ def test_schedule_page_shows_fired_ticks_and_gaps(admin_client):
 
     page = admin_client.get(reverse("admin:schedules_schedule_change", args=[schedule.pk])).content.decode()
 
-    assert "2026-11-24 09:30 UTC" in page and "3 alert(s)" in page and "2 missed before it" in page
+    assert "2026-11-24 09:30:00 UTC" in page and "3 alert(s)" in page and "2 missed before it" in page

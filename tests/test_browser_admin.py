@@ -1,8 +1,7 @@
 """The operator's console in a real browser: Playwright driving Debian's chromium
 against pytest-django's live server.
 
-Without /usr/bin/chromium (or the playwright package) these tests skip, except
-under CI=true, where a missing browser is a failure. Set SENTINEL_SCREENSHOTS_DIR
+The harness (and when these tests skip) is tests/browser_helpers.py. Set SENTINEL_SCREENSHOTS_DIR
 (e.g. docs/screenshots) to keep the screenshots of each main page."""
 
 import os
@@ -11,30 +10,15 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.utils import timezone
 
 from alerts.models import Alert, Execution, ExecutionStatus, Notification, State
 from tests.admin_helpers import add_executions
+from tests.browser_helpers import BROWSER, browser_page, expect, log_in, saved_message  # noqa: F401  (fixture)
 from tests.factories import LEVEL_QUERY
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+pytestmark = BROWSER
 
-try:
-    from playwright.sync_api import expect, sync_playwright
-except ImportError:  # pragma: no cover - the test extra installs it
-    sync_playwright = None
-
-_missing = None if (sync_playwright and os.path.exists(CHROMIUM)) else "playwright or /usr/bin/chromium is not installed"
-if _missing and settings.IN_CI:
-    raise RuntimeError(f"CI=true but {_missing}: .ci/run must `apt-get install -y chromium`.")
-
-pytestmark = [
-    pytest.mark.skipif(_missing is not None, reason=_missing or ""),
-    pytest.mark.django_db(transaction=True),
-]
 
 @pytest.fixture
 def shots(tmp_path):
@@ -45,38 +29,6 @@ def shots(tmp_path):
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
     return shot
-
-
-@pytest.fixture
-def browser_page(live_server, django_user_model, monkeypatch):
-    # Playwright's sync API keeps an event loop in this thread; the ORM calls the test
-    # makes around it are still plain synchronous code.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    django_user_model.objects.create_superuser("oncall", "oncall@example.com", "correct horse")
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        context = browser.new_context(viewport={"width": 1500, "height": 900}, base_url=live_server.url)
-        # The admin's navigation sidebar starts closed: the lists get the width.
-        context.add_init_script("window.localStorage.setItem('django.admin.navSidebarIsOpen', 'false')")
-        page = context.new_page()
-        page.set_default_timeout(10_000)
-        try:
-            yield page
-        finally:
-            context.close()
-            browser.close()
-
-
-def log_in(page):
-    page.goto("/admin/login/?next=/admin/")
-    page.fill("#id_username", "oncall")
-    page.fill("#id_password", "correct horse")
-    page.click("input[type=submit]")
-    expect(page.locator("#site-name")).to_contain_text("Sentinel")
-
-
-def saved_message(page):
-    return page.locator("ul.messagelist li").first
 
 
 def test_create_preview_test_run_and_silence_an_alert(browser_page, sqlite_db, log_channel, shots):

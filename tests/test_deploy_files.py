@@ -48,6 +48,16 @@ def test_compose_commands_run_exactly_the_procfile_lines():
     assert procfile.shell_command("release") == lines["release"]
 
 
+def test_the_procfile_runs_the_plain_celery_commands():
+    """No -Q and no -S: the settings declare every queue and the scheduler (tests/test_plain_commands.py)."""
+    worker, beat = procfile.processes()["worker"].split(), procfile.processes()["beat"].split()
+
+    assert worker[:4] == ["celery", "-A", "sentinel_project", "worker"]
+    assert beat[:4] == ["celery", "-A", "sentinel_project", "beat"]
+    for flag in ("-Q", "--queues", "-X", "--exclude-queues", "-S", "--scheduler"):
+        assert not any(arg == flag or arg.startswith(flag + "=") for arg in worker + beat), flag
+
+
 def test_procfile_names_an_unknown_process():
     with pytest.raises(SystemExit, match="no process 'wrker'.*known: release, web, worker, beat, flower"):
         procfile.shell_command("wrker")

@@ -2,11 +2,15 @@
 
 import json
 import time
+from datetime import timedelta
 
 import pytest
 import redis
 from celery import Celery
 from django.test import override_settings
+from django.utils import timezone
+
+from alerts.models import WorkerHeartbeat
 
 from sentinel_project import health
 from tests.factories import sentinel
@@ -57,6 +61,46 @@ def test_beat_check_compares_the_heartbeat_age_with_its_limit(monkeypatch, age, 
         check = health.check_beat()
 
     assert (check.ok, check.detail) == (ok, detail)
+
+
+def heartbeat(name, queues, age_seconds):
+    WorkerHeartbeat.objects.create(name=name, queues=queues, last_seen=timezone.now() - timedelta(seconds=age_seconds))
+
+
+@pytest.mark.django_db(transaction=True)  # the check closes its connection, as in its own thread
+def test_workers_are_alive_while_their_heartbeats_are_fresh_and_cover_every_queue():
+    heartbeat("fanout@a", ["schedules"], 5)
+    heartbeat("runner@b", ["alerts", "notifications"], 20)
+    heartbeat("gone@c", ["alerts"], 600)
+
+    with override_settings(SENTINEL_WORKER_MAX_AGE_SECONDS=60):
+        check = health.check_workers()
+
+    assert check.ok is True and check.data["answered"] == ["fanout@a", "runner@b"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_queue_no_live_worker_consumes_fails_the_workers_check_by_name():
+    heartbeat("runner@b", ["alerts"], 5)
+    heartbeat("gone@c", ["notifications", "schedules"], 600)
+
+    with override_settings(SENTINEL_WORKER_MAX_AGE_SECONDS=60):
+        check = health.check_workers()
+
+    assert check.ok is False
+    assert check.detail == ("no live worker consumes queue notifications, schedules: start a worker without -Q, "
+                            "or with -Q naming it")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_fresh_heartbeat_fails_the_workers_check():
+    heartbeat("gone@c", ["alerts", "notifications", "schedules"], 600)
+
+    with override_settings(SENTINEL_WORKER_MAX_AGE_SECONDS=60):
+        check = health.check_workers()
+
+    assert (check.ok, check.detail) == (
+        False, "no worker heartbeat in the last 60 s: is `celery -A sentinel_project worker` running?")
 
 
 @pytest.mark.needs_redis

@@ -48,7 +48,7 @@ def test_autoscale_grows_the_pool_under_a_backlog(tmp_path, redis_server, proces
     worker = processes(worker_args("scaling", "--autoscale=4,1"), env, tmp_path / "worker.log")
     wait_until(lambda: "ready" in worker.output(), 30, "the worker to start", log=worker.log)
     tick = datetime.now(tz.utc).replace(microsecond=0).isoformat()
-    app = Celery(broker=redis_server.url)
+    app = Celery(broker=redis_server.url, set_as_current=False)
     for alert in alerts:
         app.send_task("alerts.run_alert", args=[alert.pk, tick], queue="alerts")
 

@@ -11,8 +11,8 @@ from rest_framework import serializers
 from ..config.export import schedule_text
 from ..config.plan import normal_keys
 from ..config.redact import mask_config
-from ..config.schema import ALERT_SETTINGS, Problems, check_alert
-from ..config.values import Invalid, duration, format_duration
+from ..config.schema import ALERT_SETTINGS, Problems, check_alert, unknown_keys
+from ..durations import DurationError, format_duration, parse_duration
 from ..models import (
     Alert,
     Channel,
@@ -58,7 +58,44 @@ def field_errors(problems: Problems) -> dict:
     return errors
 
 
-class AlertSerializer(serializers.Serializer):
+class RefusesUnknownKeys:
+    """A body key the serializer does not read is a 400 that names it, with the message a file
+    gives ("Unknown key; did you mean 'threshold'?"), not silently dropped. The read-only keys of
+    a GET answer are let through (and ignored), so a fetched body can be sent back changed."""
+
+    what = "the request"
+    renamed: dict = {}  # a key of the config file's form -> the API's name for it
+
+    def run_validation(self, data=serializers.empty):
+        unknown = self.unknown_key_errors(data)
+        try:
+            value = super().run_validation(data)
+        except serializers.ValidationError as exc:
+            if unknown and isinstance(exc.detail, dict):
+                raise serializers.ValidationError({**unknown, **exc.detail}) from None
+            raise
+        if unknown:
+            raise serializers.ValidationError(unknown)
+        return value
+
+    def unknown_key_errors(self, data) -> dict:
+        if not isinstance(data, dict):
+            return {}
+        writable = [name for name, f in self.fields.items() if not f.read_only]
+        ignored = {name for name, f in self.fields.items() if f.read_only} | {"csrfmiddlewaretoken"}
+        problems = Problems()
+        for key in data:
+            if key in self.renamed:
+                problems.add((key,), f"Unknown key; did you mean {self.renamed[key]!r}?")
+        unknown_keys({k: None for k in data if k not in ignored and k not in self.renamed}, writable, (),
+                     problems, self.what)
+        return field_errors(problems)
+
+
+class AlertSerializer(RefusesUnknownKeys, serializers.Serializer):
+    what = "an alert"
+    renamed = {"notify": "channels"}
+
     name = serializers.CharField(max_length=200, required=False, help_text="Letters, digits, '_', '.', '-'.")
     description = serializers.CharField(required=False, allow_blank=True)
     enabled = serializers.BooleanField(required=False, default=True)
@@ -164,18 +201,20 @@ class AlertFilter(serializers.Serializer):
     enabled = serializers.BooleanField(required=False, allow_null=True, default=None)
 
 
-class SilenceSerializer(serializers.Serializer):
+class SilenceSerializer(RefusesUnknownKeys, serializers.Serializer):
+    what = "a silence"
+
     until = serializers.DateTimeField(required=False, help_text="Silence until this time ...")
     duration = serializers.CharField(required=False, max_length=50, help_text="... or for this long (30m, 2h, 1d).")
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+    reason = serializers.CharField(max_length=500, help_text="Why: required, the next on-call reads it.")
 
     def validate(self, attrs):
         if ("until" in attrs) == ("duration" in attrs):
             raise serializers.ValidationError({"non_field_errors": ["Give either until or duration."]})
         if "duration" in attrs:
             try:
-                attrs["until"] = timezone.now() + duration(attrs["duration"])
-            except Invalid as exc:
+                attrs["until"] = timezone.now() + parse_duration(attrs["duration"])
+            except DurationError as exc:
                 raise serializers.ValidationError({"duration": [str(exc)]}) from None
         elif attrs["until"] <= timezone.now():
             raise serializers.ValidationError({"until": ["Must be in the future."]})

@@ -4,16 +4,21 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from schedules.models import Schedule
 
 from .. import recording, runner
-from ..models import Alert, Channel, Datasource, Execution, Notification, Trigger
+from ..models import Alert, Channel, Datasource, Execution, Notification, SilenceError, Trigger
 from . import serializers as s
 from .running import start_run
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
+
+
+def _who(request) -> str:
+    return f"api:{request.user.get_username()}"
 
 
 def filters(serializer_class, request) -> dict:
@@ -113,8 +118,7 @@ class AlertViewSet(viewsets.ModelViewSet):
 
     def _set_enabled(self, enabled: bool):
         alert = self.get_object()
-        alert.enabled = enabled
-        alert.save(update_fields=["enabled", "updated_at"])
+        alert.set_enabled(enabled, by=_who(self.request))
         return Response(s.AlertSerializer(alert).data)
 
     @extend_schema(request=s.SilenceSerializer, responses=s.AlertSerializer)
@@ -124,18 +128,17 @@ class AlertViewSet(viewsets.ModelViewSet):
         alert = self.get_object()
         body = s.SilenceSerializer(data=request.data)
         body.is_valid(raise_exception=True)
-        alert.silenced_until = body.validated_data["until"]
-        alert.silence_reason = body.validated_data["reason"]
-        alert.silenced_by = f"api:{request.user.get_username()}"
-        alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+        try:
+            alert.silence(body.validated_data["until"], body.validated_data["reason"], by=_who(request))
+        except SilenceError as exc:
+            raise ValidationError({"reason": [str(exc)]}) from None
         return Response(s.AlertSerializer(alert).data)
 
     @extend_schema(request=None, responses=s.AlertSerializer)
     @action(detail=True, methods=["post"])
     def unsilence(self, request, name=None):
         alert = self.get_object()
-        alert.silenced_until, alert.silence_reason, alert.silenced_by = None, "", ""
-        alert.save(update_fields=["silenced_until", "silence_reason", "silenced_by", "updated_at"])
+        alert.unsilence(by=_who(request))
         return Response(s.AlertSerializer(alert).data)
 
     @extend_schema(responses=s.AlertSchedule)

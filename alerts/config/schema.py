@@ -12,12 +12,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
-
 from ..models import Alert, Channel, Datasource, EvaluationMode, ErrorPolicy, NoDataPolicy, Operator, Severity
 from ..notifiers import NOTIFIERS, validate_config
 from ..secrets import MissingVariable, expand
+from ..validation import check_datasource_url, check_query
 from . import values as v
 from .values import Invalid
 
@@ -196,23 +194,9 @@ def check_url(value, path, problems: Problems, environ=None) -> str | None:
         return None
     if MASK in url:
         return url  # an exported, masked URL: the plan keeps the stored one (or says it cannot)
-    try:
-        expanded = expand(url, environ=environ)
-    except MissingVariable as exc:
-        problems.add(path, f"Environment variable {exc.name} is not set (set it, or write ${{{exc.name}:-default}}).")
-        return None
-    # Never echo the URL: once expanded it may hold a password.
-    try:
-        parsed = make_url(expanded)
-    except (ArgumentError, ValueError):
-        problems.add(path, "Not a database URL: use the SQLAlchemy form, e.g. "
-                           "postgresql://user:${DB_PASSWORD}@host:5432/dbname.")
-        return None
-    try:
-        parsed.get_dialect()
-    except NoSuchModuleError:
-        problems.add(path, f"Unknown database kind {parsed.drivername!r}: use postgresql, mysql, sqlite, "
-                           "or a dialect whose package is installed.")
+    # The same checks as the admin's datasource form (alerts/validation.py); none echoes the URL.
+    for message in check_datasource_url(url, environ=environ):
+        problems.add(path, message)
         return None
     return url
 
@@ -333,6 +317,10 @@ def check_alert(item, path, problems: Problems, environ=None, inline_channels=No
             query = v.text(item["query"], allow_empty=False).strip()
         except Invalid as exc:
             problems.add(path + ("query",), str(exc))
+        else:
+            # Refused here as in the admin and the API: a query that can never run pages people at every tick.
+            for message in check_query(query):
+                problems.add(path + ("query",), message)
     datasource = DEFAULT_DATASOURCE
     if "datasource" in item:
         try:

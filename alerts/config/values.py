@@ -1,12 +1,10 @@
 """Readers for the value types a config file holds, each raising Invalid with a message
 that says what was expected; and the writers that turn stored values back into text."""
 
-import re
 from datetime import timedelta
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
-MAX_DURATION_DAYS = 366
+from ..durations import DurationError, format_duration, parse_duration  # noqa: F401  (format_duration: export, API)
+
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 
@@ -56,37 +54,11 @@ def choice(value, choices) -> str:
 
 
 def duration(value) -> timedelta:
-    """'30s', '5m', '1h30m', '1d' or a number of seconds."""
-    if isinstance(value, bool):
-        raise Invalid(f"Must be a duration such as 30s, 5m, 1h30m, not {describe(value)}.")
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    elif isinstance(value, str):
-        cleaned = value.strip().lower()
-        parts = _DURATION.findall(cleaned)
-        if not parts or _DURATION.sub("", cleaned).strip():
-            raise Invalid(f"Cannot read duration {value!r}: use forms like 30s, 5m, 2h, 1d, 1h30m.")
-        seconds = sum(float(n) * _UNITS[u] for n, u in parts)
-    else:
-        raise Invalid(f"Must be a duration such as 30s, 5m, 1h30m, not {describe(value)}.")
-    if seconds <= 0:
-        raise Invalid("Must be longer than zero.")
-    if seconds > MAX_DURATION_DAYS * 86400:
-        raise Invalid(f"Must be at most {MAX_DURATION_DAYS} days.")
-    return timedelta(seconds=seconds)
-
-
-def format_duration(value: timedelta | float) -> str:
-    """The shortest text `duration` reads back to the same value: 5400 s -> '1h30m'."""
-    seconds = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if seconds != int(seconds):
-        return f"{seconds:g}s"
-    seconds, out = int(seconds), ""
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
-        if seconds >= size:
-            out += f"{seconds // size}{unit}"
-            seconds %= size
-    return out or "0s"
+    """'30s', '5m', '1h30m', '1d' or a number of seconds: the one syntax of alerts/durations.py."""
+    try:
+        return parse_duration(value)
+    except DurationError as exc:
+        raise Invalid(str(exc)) from None
 
 
 def string_list(value, *, allow_empty: bool = False) -> list[str]:

@@ -13,6 +13,12 @@ def state_badge(value):
 
 
 @register.filter
+def when(value):
+    """A stored time as '2026-12-01 10:05:00 UTC', the way every admin list and page writes it."""
+    return admin_display.when(value)
+
+
+@register.filter
 def short(value, limit=40):
     return admin_display.short_value(value, int(limit))
 
