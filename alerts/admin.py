@@ -2,6 +2,7 @@
 (never one per row); pages explain what an alert does, did, and will do next;
 buttons act at once and say what they did (alerts/admin_actions.py)."""
 
+import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
@@ -42,6 +43,7 @@ from .models import (
     Notification,
     State,
 )
+from .secrets import mask_config
 
 HISTORY_ROWS = 20
 CHART_POINTS = 200
@@ -83,6 +85,13 @@ class DatasourceAdmin(SentinelAdmin):
     @admin.display(description="URL (password hidden)")
     def display_url(self, obj):
         return obj.display_url
+
+    def get_fields(self, request, obj=None):
+        # A read-only page shows fields as stored: the URL is shown masked instead (docs/security.md §4).
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return ["display_url" if f == "url" else f for f in fields]
+        return fields
 
     @admin.display(description="alerts", ordering="alert_total")
     def alert_count(self, obj):
@@ -151,6 +160,18 @@ class ChannelAdmin(SentinelAdmin):
     @admin.display(description="alerts", ordering="alert_total")
     def alert_count(self, obj):
         return obj.alert_total
+
+    @admin.display(description="config (secrets hidden)")
+    def masked_config(self, obj):
+        return format_html('<pre class="sn-mono">{}</pre>',
+                           json.dumps(mask_config(obj.kind, obj.config or {}), indent=2, ensure_ascii=False))
+
+    def get_fields(self, request, obj=None):
+        # A read-only page shows fields as stored: the config is shown masked instead (docs/security.md §4).
+        fields = super().get_fields(request, obj)
+        if obj is not None and not self.has_change_permission(request, obj):
+            return ["masked_config" if f == "config" else f for f in fields]
+        return fields
 
     def get_urls(self):
         view = self.admin_site.admin_view(actions.test_channel_view(self))
@@ -383,7 +404,10 @@ class AlertAdmin(SentinelAdmin):
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         extra_context = {**(extra_context or {}), "timezones": COMMON_TIMEZONES,
-                         "silence_hours": actions.SILENCE_HOURS}
+                         "silence_hours": actions.SILENCE_HOURS,
+                         # Test query answers only those who may save the form it tests.
+                         "sn_may_test_query": (self.has_change_permission(request) if object_id
+                                               else self.has_add_permission(request))}
         if object_id:
             alert = Alert.objects.select_related("schedule", "datasource").filter(pk=object_id).first()
             if alert is not None:

@@ -13,7 +13,8 @@ from schedules.cron import zone
 
 from .durations import DurationError, format_duration, parse_duration
 from .models import Alert, Datasource, Operator
-from .secrets import mask_url
+from .notifiers.templates import problems as template_problems
+from .secrets import mask_url, restore_url
 from .validation import validate_datasource_url, validate_query
 
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones())
@@ -129,6 +130,20 @@ class AlertForm(forms.ModelForm):
         validate_query(query)
         return query
 
+    def clean_subject_template(self):
+        return self._clean_template("subject_template")
+
+    def clean_body_template(self):
+        return self._clean_template("body_template")
+
+    def _clean_template(self, name):
+        # Rendered in the worker: the same refusal as the API and config files (alerts/notifiers/templates.py).
+        text = self.cleaned_data.get(name) or ""
+        problems = template_problems(text, name.replace("_", " "))
+        if problems:
+            raise ValidationError(problems)
+        return text
+
     def clean_schedule_timezone(self):
         name = (self.cleaned_data.get("schedule_timezone") or "UTC").strip()
         return validate_timezone_name(name)
@@ -189,7 +204,8 @@ def find_or_build_schedule(cron: str, interval: int | None, tz_name: str):
 
 
 class DatasourceForm(forms.ModelForm):
-    """Shows the URL with its password masked; saving the masked text keeps the stored password."""
+    """Shows the URL with its password masked; saving the masked text keeps the stored password,
+    at the same host, port and database only (a new destination needs the password again)."""
 
     class Meta:
         model = Datasource
@@ -202,9 +218,10 @@ class DatasourceForm(forms.ModelForm):
             self.initial["url"] = mask_url(self.instance.url)
 
     def clean_url(self):
-        url = self.cleaned_data["url"].strip()
-        if self.instance.pk and url == mask_url(self.instance.url):
-            url = self.instance.url
-        # The same checks as config files (alerts/validation.py): it parses, and its driver is installed.
+        url, problem = restore_url(self.cleaned_data["url"].strip(), self.instance.url if self.instance.pk else None)
+        if url is None:
+            raise ValidationError(problem)
+        # The same checks as config files (alerts/validation.py): it parses, its driver is installed,
+        # it is not Sentinel's own database or broker (alerts/isolation.py).
         validate_datasource_url(url)
         return url

@@ -2,7 +2,6 @@
 never shows a secret, delivery health at a glance, and a "send a test message" action."""
 
 import json
-import re
 
 from django import forms
 from django.contrib import admin, messages
@@ -11,35 +10,7 @@ from django.utils.html import format_html, format_html_join
 from .config.schema import Problems, check_channel_settings
 from .models import Channel
 from .notifiers import NOTIFIERS, NotifierError, send_test
-
-MASK = "***"
-# A value that only names variables (no default) holds no secret and can be shown.
-_ONLY_REFERENCES = re.compile(r"^[^$]*(\$\{[A-Za-z_][A-Za-z0-9_]*\}[^$]*)+$")
-
-
-def _shown(value) -> bool:
-    return isinstance(value, str) and bool(_ONLY_REFERENCES.match(value))
-
-
-def secret_paths(kind: str, config: dict) -> list[tuple[str, ...]]:
-    cls = NOTIFIERS.get(kind)
-    paths = [(name,) for name in (cls.secret_fields if cls else ()) if name in config]
-    if kind == "webhook" and isinstance(config.get("headers"), dict):
-        paths += [("headers", name) for name in config["headers"]]
-    return paths
-
-
-def _get(config, path):
-    for part in path:
-        config = config[part]
-    return config
-
-
-def _set(config, path, value):
-    for part in path[:-1]:
-        config = config[part]
-    config[path[-1]] = value
-
+from .secrets import mask_config, restore_config
 
 # What each setting means, and the example the form's template starts from (None: listed
 # in the help, left out of the template). Which settings exist, which are required and which
@@ -110,15 +81,6 @@ def settings_help_html() -> str:
     )
 
 
-def masked(kind: str, config: dict) -> dict:
-    """The config with every literal secret replaced by ***; ${VAR} references stay visible."""
-    copy = json.loads(json.dumps(config or {}))
-    for path in secret_paths(kind, copy):
-        if not _shown(_get(copy, path)):
-            _set(copy, path, MASK)
-    return copy
-
-
 class ChannelForm(forms.ModelForm):
     """Edits a channel without ever showing a secret: *** stands for the stored value
     and saving *** keeps it. The config is checked by the notifier's own validation."""
@@ -134,7 +96,7 @@ class ChannelForm(forms.ModelForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
-            self.initial["config"] = masked(self.instance.kind, self.instance.config)
+            self.initial["config"] = mask_config(self.instance.kind, self.instance.config)
         if "config" in self.fields:  # a read-only viewer's form has no fields
             self.fields["config"].help_text = settings_help_html()
             # Choosing a kind fills an empty (or untouched template) box with that kind's template.
@@ -149,13 +111,11 @@ class ChannelForm(forms.ModelForm):
         if not isinstance(config, dict):
             self.add_error("config", "Must be a JSON object of settings.")
             return cleaned
-        stored = self.instance.config or {} if self.instance.pk else {}
-        for path in secret_paths(kind, config):
-            if _get(config, path) == MASK:
-                try:
-                    _set(config, path, _get(stored, path))
-                except (KeyError, TypeError):
-                    self.add_error("config", f"{'.'.join(path)}: *** stands for a stored value, and there is none.")
+        # *** stands for the stored secret, and only at the stored destination (alerts/secrets.py).
+        stored = self.instance.config if self.instance.pk and self.instance.kind == kind else {}
+        config, lost = restore_config(kind, config, stored)
+        for key, problem in lost:
+            self.add_error("config", f"{key}: {problem}")
         # The rules a channel in a file is held to (alerts/config/schema.py), said per key.
         problems = Problems()
         check_channel_settings(kind, config, (), problems)
@@ -174,7 +134,8 @@ def delivery_health(channel) -> str:
     return "ok"
 
 
-@admin.action(description="Send a test message (no alert state changes)")
+# A test send is acting, not reading: viewers do not get it (docs/security.md §3).
+@admin.action(description="Send a test message (no alert state changes)", permissions=["change"])
 def send_test_message(modeladmin, request, queryset):
     for channel in queryset:
         try:

@@ -74,7 +74,7 @@ def deliver(notification_id: int) -> Delivery:
         if not notification.channel.enabled:
             raise NotifierError(f"Channel {notification.channel.name} was disabled before delivery.", permanent=True)
         notifier = notifier_for(notification.channel)
-        said = notifier.send(message_for(notification))
+        said = notifier.send(notifier.fit(message_for(notification)))
     except NotifierError as exc:
         error, permanent, code = str(exc), exc.permanent, exc.status_code
     except Exception as exc:  # a bug or an unexpected transport failure: retry, and keep the text

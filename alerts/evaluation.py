@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 
 from .models import AlertState, EvaluationMode
-from .querying import cut
+from .querying import cut, cut_row
 
 OK = "OK"
 BREACH = "BREACH"
@@ -116,13 +116,16 @@ def _instance_key(row: tuple, keys: list[int]) -> str:
 
 
 def _cut(value):
-    """A text value as the history and the messages keep it: cut like a preview cell, or every
-    execution and notification would carry a megabyte cell whole."""
+    """A value as the history and the messages keep it: cut like a preview cell (by its JSON, nested
+    values included), or every execution and notification would carry a megabyte cell whole."""
     return cut(value, settings.SENTINEL_PREVIEW_CELL_CHARS)
 
 
 def _context(columns: list[str], row: tuple, skip: set[int]) -> dict:
-    return {c: _cut(v) for i, (c, v) in enumerate(zip(columns, row)) if i not in skip}
+    """The row's other columns, cut like a preview row."""
+    kept = [(c, v) for i, (c, v) in enumerate(zip(columns, row)) if i not in skip]
+    values = cut_row([v for _, v in kept], settings.SENTINEL_PREVIEW_CELL_CHARS, settings.SENTINEL_PREVIEW_ROW_CHARS)
+    return dict(zip([c for c, _ in kept], values))
 
 
 def _status_row(rule: Rule, columns, row, keys) -> Outcome:
@@ -197,7 +200,7 @@ def _rows(rule: Rule, columns, rows, keys) -> Evaluation:
     threshold = 0 if rule.threshold is None else rule.threshold
     comparator = COMPARATORS[rule.operator if rule.threshold is not None else ">"]
     breached = comparator(len(rows), threshold)
-    context = {"first_row": {c: _cut(v) for c, v in zip(columns, rows[0])}} if rows else {}
+    context = {"first_row": _context(columns, rows[0], set())} if rows else {}
     outcome = Outcome(BREACH if breached else OK, value=len(rows), threshold=threshold, context=context)
     return Evaluation([outcome], value=len(rows), threshold=threshold)
 

@@ -131,6 +131,10 @@ class Datasource(models.Model):
             raise ValidationError(
                 {"timeout_seconds": f"Must be between 0 and {settings.SENTINEL_QUERY_TIMEOUT_MAX} seconds."}
             )
+        if self.row_limit is not None and self.row_limit > settings.SENTINEL_ROW_LIMIT_MAX:
+            raise ValidationError(
+                {"row_limit": f"Must be at most {settings.SENTINEL_ROW_LIMIT_MAX:,} rows (SENTINEL_ROW_LIMIT_MAX)."}
+            )
 
 
 class Channel(models.Model):

@@ -5,18 +5,25 @@ import base64
 import datetime
 import decimal
 import functools
+import json
+import logging
 import math
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
+from urllib.parse import quote
 
 import sqlalchemy as sa
 import sqlparse
+from django.conf import settings
 from sqlalchemy.engine import Engine, make_url
+from sqlparse.exceptions import SQLParseError
 
-from . import sql_safety
+from . import isolation, sql_safety
 from .secrets import MissingVariable, expand, scrub, secret_values
+
+log = logging.getLogger("sentinel.querying")
 
 # An error message is cut here: a database may quote a whole (10 MB) value back in it.
 ERROR_CHARS = 2000
@@ -50,6 +57,12 @@ _engines_lock = threading.Lock()
 def engine_for(datasource) -> Engine:
     """One pooled engine per datasource per process, rebuilt when the URL changes."""
     url = expand(datasource.url, where=f"datasource {datasource.name}")
+    cached = _engines.get(datasource.pk)
+    if not (cached and cached[0] == url):
+        # Checked for every new engine, not only at save: a row stored before, or a variable changed since.
+        problem = isolation.refusal(url)
+        if problem:
+            raise QueryError(problem)
     with _engines_lock:
         cached = _engines.get(datasource.pk)
         if cached and cached[0] == url:
@@ -80,10 +93,13 @@ def _create_engine(url: str) -> Engine:
         parsed = parsed.set(drivername=SHIPPED_DRIVERS[parsed.drivername])
     kwargs: dict = {"pool_pre_ping": True}
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:" and not database.startswith("file:"):
-            # A read-only connection: SQLite itself refuses every write.
-            parsed = parsed.set(database=f"file:{database}?mode=ro", query={**parsed.query, "uri": "true"})
+        path = isolation.sqlite_file(parsed)
+        if isinstance(path, str):
+            # Read-only whatever the URL said (mode=rwc, uri=true, file: forms): the file isolation
+            # checked, opened by SQLite itself in read-only mode; no option of the URL is kept.
+            parsed = parsed.set(database=f"file:{quote(path)}?mode=ro", query={"uri": "true"})
+        else:
+            parsed = parsed.set(database=None, query={})  # an anonymous in-memory database
     else:
         kwargs.update(pool_size=2, max_overflow=3, pool_recycle=1800)
     if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() in ("psycopg2", "psycopg"):
@@ -96,6 +112,17 @@ def _create_engine(url: str) -> Engine:
 # An alert runs the same SQL every tick, and parsing it costs more than running a trivial query.
 @functools.lru_cache(maxsize=16384)
 def single_statement(sql: str) -> str:
+    try:
+        return _single_statement(sql)
+    except SQLParseError:
+        # sqlparse stops at 10,000 tokens: a query it cannot read is one that cannot be checked.
+        raise QueryError(
+            "The query is too long to check: it has more than 10,000 SQL tokens (words, numbers and "
+            "symbols). Shorten it, e.g. move a long IN (...) list into a table or a VALUES list you join."
+        ) from None
+
+
+def _single_statement(sql: str) -> str:
     statements = [s.strip().rstrip(";").strip() for s in sqlparse.split(sql)]
     statements = [s for s in statements if s and sqlparse.format(s, strip_comments=True).strip()]
     if not statements:
@@ -115,7 +142,8 @@ def single_statement(sql: str) -> str:
 def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: int | None = None) -> QueryResult:
     """Run one read-only statement; raise QueryTimeout or QueryError with a message free of secrets."""
     timeout = float(timeout or datasource.timeout_seconds)
-    row_limit = int(row_limit or datasource.row_limit)
+    # A row written by hand or by an old version may ask for more than the maximum.
+    row_limit = min(int(row_limit or datasource.row_limit), settings.SENTINEL_ROW_LIMIT_MAX)
     try:
         url = expand(datasource.url, where=f"datasource {datasource.name}")
     except MissingVariable as exc:
@@ -134,6 +162,11 @@ def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: 
                 if not result.returns_rows:
                     raise QueryError("The statement returned no result set; alert queries must be a SELECT.")
                 columns = list(result.keys())
+                if len(columns) > settings.SENTINEL_MAX_COLUMNS:
+                    raise QueryError(
+                        f"The query returns {len(columns)} columns; an alert takes at most "
+                        f"{settings.SENTINEL_MAX_COLUMNS} (SENTINEL_MAX_COLUMNS). Select the columns it needs."
+                    )
                 fetched = result.fetchmany(row_limit + 1)
                 result.close()
             finally:
@@ -175,8 +208,19 @@ class _ReadOnlyGuard:
         return False
 
     def end(self) -> None:
-        # Never commit: whatever the statement did is thrown away.
-        self.conn.rollback()
+        """Throw away whatever the statement did (never commit), then leave nothing on the connection
+        for the next run: a lock, a variable, a setting. A connection that cannot be reset is closed,
+        not returned to the pool."""
+        try:
+            self.conn.rollback()
+            self.reset()
+        except Exception as exc:
+            log.warning("datasource connection closed: its reset failed (%s)", type(exc).__name__)
+            self.conn.invalidate()
+
+    def reset(self) -> None:
+        # A database Sentinel knows no reset for: a fresh connection every run.
+        self.conn.invalidate()
 
     def exec(self, sql: str) -> None:
         self.conn.exec_driver_sql(sql)
@@ -187,6 +231,17 @@ class _PostgresGuard(_ReadOnlyGuard):
         self.exec("SET TRANSACTION READ ONLY")
         self.exec(f"SET LOCAL statement_timeout = {max(1, int(self.timeout * 1000))}")
         self.exec("SET LOCAL idle_in_transaction_session_timeout = 0")
+
+    def reset(self) -> None:
+        # Session advisory locks and session settings survive the rollback; DISCARD ALL ends them all
+        # (pg_advisory_unlock_all, RESET ALL, DEALLOCATE ALL, UNLISTEN *, CLOSE ALL, temporary tables).
+        raw = self.conn.connection.driver_connection
+        raw.autocommit = True  # DISCARD ALL cannot run inside a transaction
+        try:
+            with raw.cursor() as cursor:
+                cursor.execute("DISCARD ALL")
+        finally:
+            raw.autocommit = False
 
     def streams(self, statement: str) -> bool:
         # psycopg2's default cursor loads the whole result (a million rows) before the first fetch;
@@ -206,6 +261,22 @@ class _MySQLGuard(_ReadOnlyGuard):
         self.exec("SET SESSION TRANSACTION READ ONLY")
         self.exec("START TRANSACTION READ ONLY")
 
+    def streams(self, statement: str) -> bool:
+        # pymysql's default cursor reads the whole result into memory; SSCursor reads as fetched.
+        return True
+
+    def reset(self) -> None:
+        # GET_LOCK locks, user variables (SELECT @x := 1) and session variables outlive the rollback.
+        # COM_RESET_CONNECTION (MySQL 5.7.3+, MariaDB 10.2.4+) ends them all without reconnecting;
+        # pymysql sends it only through its command method.
+        raw = self.conn.connection.driver_connection
+        if not hasattr(raw, "_execute_command"):
+            self.conn.invalidate()
+            return
+        raw._execute_command(COM_RESET_CONNECTION, b"")
+        raw._read_ok_packet()
+        raw.autocommit(False)  # the reset turns autocommit back on; the driver expects it off
+
 
 class _SQLiteGuard(_ReadOnlyGuard):
     def begin(self) -> None:
@@ -215,9 +286,13 @@ class _SQLiteGuard(_ReadOnlyGuard):
         raw.set_progress_handler(lambda: 1 if time.monotonic() > deadline else 0, 10_000)
         self.exec("PRAGMA query_only = ON")
 
-    def end(self) -> None:
-        self.conn.rollback()
+    def reset(self) -> None:
+        # PRAGMA statements, ATTACH and temporary tables are refused (sql_safety); query_only is set again
+        # by every run.
         self.conn.connection.driver_connection.set_progress_handler(None, 0)
+
+
+COM_RESET_CONNECTION = 0x1F  # the MySQL protocol's command number
 
 
 _TIMEOUT_MARKERS = (
@@ -251,16 +326,32 @@ def _describe(exc: sa.exc.SQLAlchemyError) -> str:
 
 
 def cut(value, limit: int):
-    """A text value of at most `limit` characters (plus a note of its length); other values as they are.
-    A query may return, or a database quote back, megabytes in one cell."""
+    """A value of at most `limit` characters as JSON: a text cut (plus a note of its length), a list or
+    mapping whose JSON is longer replaced by the start of that JSON text (and a note); other values as
+    they are. A query may return, or a database quote back, megabytes in one cell, nested ones too."""
     if isinstance(value, str) and len(value) > limit:
         return value[:limit] + f"... ({len(value)} characters)"
+    if isinstance(value, (list, tuple, dict)):
+        text = json.dumps(value, ensure_ascii=False, default=str)
+        if len(text) > limit:
+            return text[:limit] + f"... ({len(text)} characters of JSON)"
     return value
+
+
+def cut_row(values, cell_limit: int, row_limit: int) -> list:
+    """The values of one row, each cut so that the row stays within about `row_limit` characters:
+    a wide row gets a smaller share per cell (at least 32)."""
+    values = list(values)
+    share = max(32, row_limit // max(1, len(values)))
+    return [cut(v, min(cell_limit, share)) for v in values]
 
 
 def json_safe(value):
     """A value that json.dumps accepts and that keeps its meaning for people."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, str):
+        # PostgreSQL stores no NUL character (text or jsonb): one in a cell would fail the whole batch's record.
+        return value.replace("\x00", "\ufffd") if "\x00" in value else value
+    if value is None or isinstance(value, (bool, int)):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
@@ -279,7 +370,7 @@ def json_safe(value):
     if isinstance(value, (bytes, bytearray, memoryview)):
         raw = bytes(value)
         try:
-            return raw.decode("utf-8")
+            return json_safe(raw.decode("utf-8"))
         except UnicodeDecodeError:
             return "base64:" + base64.b64encode(raw).decode("ascii")
     if isinstance(value, (list, tuple)):

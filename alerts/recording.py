@@ -19,7 +19,8 @@ from . import evaluation as ev
 from .bulk import update_rows
 from .evaluation import Evaluation, Outcome
 from .models import Alert, AlertState, Execution, ExecutionStatus, Notification, NotificationStatus, State
-from .querying import QueryResult, cut
+from .notifiers.base import fit
+from .querying import QueryResult, cut_row
 from .states import InstanceState, Policy, transition
 
 log = logging.getLogger("sentinel.runner")
@@ -166,8 +167,9 @@ def _fill(execution: Execution, result: QueryResult | None, evaluation: Evaluati
 
 
 def preview(rows: list[tuple]) -> list[list]:
-    cap = settings.SENTINEL_PREVIEW_CELL_CHARS
-    return [[cut(v, cap) for v in row] for row in rows[: settings.SENTINEL_PREVIEW_ROWS]]
+    """The first rows, each cell and each row cut by its JSON size (nested values included)."""
+    cell, row_chars = settings.SENTINEL_PREVIEW_CELL_CHARS, settings.SENTINEL_PREVIEW_ROW_CHARS
+    return [cut_row(row, cell, row_chars) for row in rows[: settings.SENTINEL_PREVIEW_ROWS]]
 
 
 def _notify(events, now) -> list[Notification]:
@@ -200,7 +202,8 @@ def _notify(events, now) -> list[Notification]:
 def message_payload(alert: Alert, execution: Execution, event: str, outcome: Outcome, state: AlertState) -> dict:
     """What a message about this event says; fixed when the event happens, rendered per channel later."""
     base = settings.SENTINEL_BASE_URL
-    return {
+    # Stored and sent as is: at most SENTINEL_PAYLOAD_MAX_BYTES, whatever the query returned.
+    return fit({
         "version": 1,
         "event": event,
         "alert": {"id": alert.pk, "name": alert.name, "description": alert.description, "severity": alert.severity},
@@ -227,4 +230,4 @@ def message_payload(alert: Alert, execution: Execution, event: str, outcome: Out
             "alert": f"{base}/admin/alerts/alert/{alert.pk}/change/",
             "execution": f"{base}/admin/alerts/execution/{execution.pk}/change/",
         },
-    }
+    }, settings.SENTINEL_PAYLOAD_MAX_BYTES)

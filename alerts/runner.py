@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, InterfaceError, OperationalError, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -110,7 +110,7 @@ def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]]) -> tuple[list[Ex
     started = leased = flushed = time.monotonic()
 
     def flush():
-        record(finished)
+        _record_each_on_failure(finished)
         finish(ended)
         done.extend([f.execution for f in finished] + ended)
         finished.clear()
@@ -120,7 +120,11 @@ def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]]) -> tuple[list[Ex
         if i and time.monotonic() - started > settings.SENTINEL_BATCH_SECONDS:
             flush()
             return done, _hand_back(claimed[i:])
-        why_not = _why_not_run(alert, execution, claim, running.get(alert.pk), periods)
+        try:
+            why_not = _why_not_run(alert, execution, claim, running.get(alert.pk), periods)
+        except Exception as exc:  # e.g. a schedule that cannot say its period: this alert's ERROR alone
+            log.exception("alert=%s alert_id=%s failed unexpectedly", alert.name, alert.pk)
+            why_not = ExecutionStatus.ERROR, _internal_error(type(exc).__name__)
         if why_not:
             execution.status, execution.reason = why_not
             ended.append(execution)
@@ -135,6 +139,33 @@ def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]]) -> tuple[list[Ex
             flushed = time.monotonic()
     flush()
     return done, []
+
+
+def _record_each_on_failure(finished: list[Finished]) -> None:
+    """Record the batch in one transaction; if that fails, one run at a time, so a run that cannot be
+    stored (a value the database refuses, a bug) ends as an ERROR of its own and its neighbours are kept.
+    Losing Sentinel's own database is not such a failure: it goes up, and the claims are released."""
+    try:
+        record(finished)
+        return
+    except (OperationalError, InterfaceError):
+        raise
+    except Exception:
+        if len(finished) > 1:
+            log.warning("a batch of %d runs could not be recorded together; recording them one by one",
+                        len(finished))
+            for f in finished:
+                _record_each_on_failure([f])
+            return
+    f = finished[0]
+    log.exception("alert=%s execution=%s could not be recorded", f.alert.name, f.execution.pk)
+    f.execution.status, f.execution.reason = ExecutionStatus.ERROR, _internal_error("recording its result failed")
+    finish([f.execution])
+
+
+def _internal_error(what: str) -> str:
+    return (f"Sentinel failed on this alert ({what}); the worker log has the details. "
+            "Other alerts are not affected.")
 
 
 def _why_not_run(alert: Alert, execution: Execution, claim: Claim, running: Execution | None,
@@ -303,13 +334,19 @@ def grace_for(alert: Alert, periods: dict | None = None) -> timedelta | None:
 
 
 def query_and_evaluate(alert: Alert) -> tuple[QueryResult | None, Evaluation, str]:
+    """The alert's answer, or its failure as an ERROR or TIMEOUT: never an exception, so one alert's
+    bad query (or a bug it meets) cannot stop the rest of its batch."""
     try:
         result = run_query(alert.datasource, alert.query)
+        evaluation = evaluate(Rule.of(alert), result.columns, result.rows)
     except QueryTimeout as exc:
         return None, _failed(str(exc)), ExecutionStatus.TIMEOUT
     except QueryError as exc:
         return None, _failed(str(exc)), ExecutionStatus.ERROR
-    evaluation = evaluate(Rule.of(alert), result.columns, result.rows)
+    except Exception as exc:
+        # The traceback goes to the log (and Sentry, which scrubs it); the execution says only what kind.
+        log.exception("alert=%s alert_id=%s failed unexpectedly", alert.name, alert.pk)
+        return None, _failed(_internal_error(type(exc).__name__)), ExecutionStatus.ERROR
     return result, evaluation, _status_of(evaluation)
 
 

@@ -24,6 +24,7 @@ from django.core.exceptions import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
+from . import isolation
 from .querying import SHIPPED_DRIVERS, QueryError, QueryTimeout, run_query, single_statement
 from .secrets import MissingVariable, expand
 from .sql_safety import first_keyword
@@ -53,17 +54,19 @@ def validate_query(sql: str) -> None:
 def check_datasource_url(url: str, environ=None) -> list[str]:
     """The reasons this SQLAlchemy URL can never connect, found without connecting.
 
-    ${VAR} references are expanded first (an unset one without a default is a
-    problem); postgresql:// and mysql:// get the driver Sentinel ships, as when
-    connecting; the dialect must load and its driver (DBAPI) must import. No
-    message repeats the URL: once expanded it may hold a password."""
+    ${VAR} references are expanded first (an unset one without a default, or one
+    the operator does not allow, is a problem); postgresql:// and mysql:// get the
+    driver Sentinel ships, as when connecting; the dialect must load and its driver
+    (DBAPI) must import; the URL must not reach Sentinel's own database or broker,
+    nor a SQLite file outside the allowed directories. No message repeats the URL:
+    once expanded it may hold a password."""
     url = (url or "").strip()
     if not url:
         return ["Required: the database's SQLAlchemy URL."]
     try:
         expanded = expand(url, environ=environ)
-    except MissingVariable as exc:
-        return [f"Environment variable {exc.name} is not set (set it, or write ${{{exc.name}:-default}})."]
+    except MissingVariable as exc:  # unset, or not one definitions may read (alerts/secrets.py)
+        return [exc.problem()]
     try:
         parsed = make_url(expanded)
     except (ArgumentError, ValueError):
@@ -81,7 +84,9 @@ def check_datasource_url(url: str, environ=None) -> list[str]:
     except ImportError as exc:
         return [f"The driver of {parsed.drivername!r} is not installed ({exc}): install its package, or use "
                 "postgresql://, mysql:// or sqlite:// (their drivers come with Sentinel)."]
-    return []
+    # Never Sentinel's own database or broker; SQLite only where the operator allows (alerts/isolation.py).
+    problem = isolation.refusal(expanded)
+    return [problem] if problem else []
 
 
 def validate_datasource_url(url: str) -> None:

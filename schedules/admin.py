@@ -4,7 +4,7 @@ alerts that share the schedule listed on its page."""
 
 from django import forms
 from django.contrib import admin
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
 from django.http import JsonResponse
 from django.urls import path, reverse
@@ -44,6 +44,9 @@ def preview(text: str, tz_name: str, count: int = PREVIEW_RUNS) -> list[tuple]:
 
 
 def preview_view(request):
+    # A preview reads what a schedule would do: the schedules' view permission, as their pages.
+    if not request.user.has_perm("schedules.view_schedule"):
+        raise PermissionDenied
     text = " ".join(request.GET.get("text", "").split())
     tz_name = request.GET.get("timezone", "UTC").strip() or "UTC"
     if not text:

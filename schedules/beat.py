@@ -10,7 +10,7 @@ entry beat evaluates is a SentinelTicks built from the same fields.
 
 import logging
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from celery import schedules as celery_schedules
 from django.conf import settings
@@ -22,6 +22,8 @@ from . import leader
 from .sync import PREFIX
 
 log = logging.getLogger("sentinel.beat")
+
+NEVER = timedelta(days=3650)
 
 
 class SentinelTicks(celery_schedules.BaseSchedule):
@@ -37,7 +39,10 @@ class SentinelTicks(celery_schedules.BaseSchedule):
     def next_tick(self, after: datetime) -> datetime:
         if self.interval_seconds:
             return cron_math.interval_ticks(self.interval_seconds, after, limit=1)[0]
-        return cron_math.cron_ticks(self.cron, self.tz, after, limit=1)[0]
+        ticks = cron_math.cron_ticks(self.cron, self.tz, after, limit=1)
+        # A cron that never fires (0 0 31 2 *, stored before save refused it) is never due;
+        # raising here would stop beat, and with it every other schedule.
+        return ticks[0] if ticks else after + NEVER
 
     def remaining_estimate(self, last_run_at):
         return self.next_tick(last_run_at.astimezone(timezone.utc)) - self.now()

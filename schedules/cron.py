@@ -16,7 +16,7 @@ import re
 import zoneinfo
 from datetime import datetime, timedelta, timezone
 
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from django.core.exceptions import ValidationError
 
 UTC = timezone.utc
@@ -125,6 +125,20 @@ def validate_cron(expr: str) -> None:
             if not croniter.is_valid(" ".join(probe)):
                 raise ValidationError(f"Invalid cron expression {expr!r}: the {name} field {fields[i]!r} is not valid.")
         raise ValidationError(f"Invalid cron expression {expr!r}.")
+    if not fires(expr):
+        raise ValidationError(f"The cron expression {expr!r} never fires: no such date exists "
+                              "(check the day of month against the month).")
+
+
+def fires(expr: str) -> bool:
+    """Whether a valid cron expression has any tick at all (`0 0 31 2 *` has none).
+
+    croniter looks ahead up to its max_years_between_matches, which covers a leap day."""
+    try:
+        croniter(expr, datetime(2000, 1, 1)).get_next(datetime)
+    except CroniterBadDateError:
+        return False
+    return True
 
 
 def zone(name: str) -> zoneinfo.ZoneInfo:
@@ -181,7 +195,11 @@ def cron_ticks(cron: str, tz_name: str, after: datetime, limit: int | None = Non
     it = croniter(cron, local_start)
     ticks: list[datetime] = []
     while True:
-        naive = it.get_next(datetime)
+        try:
+            naive = it.get_next(datetime)
+        except CroniterBadDateError:
+            # A cron that never fires, stored before save-time checks refused one: no ticks, not a crash.
+            return ticks[:limit] if limit else [t for t in ticks if until is None or t <= until]
         ticks.extend(t for t in _resolve(naive, tz, elapsed) if t > after and t not in ticks)
         ticks.sort()
         bound = until if until is not None else (ticks[limit - 1] if limit and len(ticks) >= limit else None)

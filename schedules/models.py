@@ -73,9 +73,9 @@ class Schedule(models.Model):
         return [(t.astimezone(tz), t) for t in self.ticks(after or timezone.now(), limit=n)]
 
     def period(self) -> timedelta:
-        """The time between the next two ticks."""
-        first, second = self.ticks(timezone.now(), limit=2)
-        return second - first
+        """The time between the next two ticks; a day for a cron that fires less than twice from now."""
+        ticks = self.ticks(timezone.now(), limit=2)
+        return ticks[1] - ticks[0] if len(ticks) == 2 else timedelta(days=1)
 
 
 class FiredTick(models.Model):

@@ -7,13 +7,29 @@ from django.core.exceptions import ImproperlyConfigured
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off", ""}
 
+# Every variable Sentinel's own settings read (filled as the settings module reads them), and the
+# ones libraries read by themselves: a definition's ${VAR} may never name one (docs/security.md §2).
+_READ: set[str] = set()
+OWN_PATTERNS = ("DJANGO_*", "CELERY_*", "FLOWER_*", "SENTRY_*", "SECRET_KEY*", "DATABASE_*", "REDIS_*",
+                "EMAIL_*", "SMTP_*", "SENTINEL_METRICS_*", "POSTGRES_*")
+
+
+def settings_variables() -> frozenset[str]:
+    """The names of the environment variables Sentinel's settings have read (and their _FILE twins)."""
+    return frozenset(_READ | {f"{name}_FILE" for name in _READ})
+
+
+def _read(name: str) -> str:
+    _READ.add(name)
+    return name
+
 
 def env(name: str, default: str = "") -> str:
-    return os.environ.get(name, default)
+    return os.environ.get(_read(name), default)
 
 
 def envbool(name: str, default: bool = False) -> bool:
-    raw = os.environ.get(name)
+    raw = os.environ.get(_read(name))
     if raw is None:
         return default
     value = raw.strip().lower()
@@ -25,7 +41,7 @@ def envbool(name: str, default: bool = False) -> bool:
 
 
 def envint(name: str, default: int) -> int:
-    raw = os.environ.get(name)
+    raw = os.environ.get(_read(name))
     if raw is None or raw.strip() == "":
         return default
     try:
@@ -35,12 +51,12 @@ def envint(name: str, default: int) -> int:
 
 
 def envlist(name: str, default: str = "") -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+    return [item.strip() for item in os.environ.get(_read(name), default).split(",") if item.strip()]
 
 
 def envsecret(name: str, default: str = "") -> str:
     """Read NAME, or the file named by NAME_FILE (Docker and Kubernetes secrets)."""
-    path = os.environ.get(f"{name}_FILE")
+    path = os.environ.get(f"{_read(name)}_FILE")
     if path:
         try:
             with open(path, encoding="utf-8") as fh:

@@ -9,14 +9,18 @@ scrubber walks the whole event (exception frames, breadcrumbs, extra, request,
 log messages) and:
 
 - replaces the value of any key that names a secret or a URL;
-- rewrites every URL in any string to `scheme://host/[Filtered]`, keeping only
-  where it pointed, not who logged in or what path carried a token;
+- rewrites every URL in any string to `scheme://host/***`, keeping only
+  where it pointed, not who logged in or what path carried a token (the one
+  masking of alerts/secrets.py, which the admin, the API and export use too);
 - replaces the literal values of secret-looking environment variables
-  (anything named *PASSWORD*, *TOKEN*, *SECRET*, *KEY*, *DSN*, *URL*, ...).
+  (anything named *PASSWORD*, *TOKEN*, *SECRET*, *KEY*, *DSN*, *URL*, ...)
+  and every value a ${VAR} of a definition was expanded to.
 """
 
 import os
 import re
+
+from alerts.secrets import expanded_values, mask_in_text
 
 FILTERED = "[Filtered]"
 
@@ -27,25 +31,19 @@ _SECRET_KEY = re.compile(
 )
 # Keys Sentry itself needs intact (the request's own URL is rewritten below, not dropped).
 _KEEP_KEYS = {"url", "filename", "abs_path", "module", "function", "package", "type", "category"}
-_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.\-]*)://([^\s'\"<>/?#]*)([^\s'\"<>]*)")
 _SECRET_ENV = re.compile(r"PASS|TOKEN|SECRET|KEY|DSN|URL|URI|WEBHOOK|CREDENTIAL|AUTH", re.IGNORECASE)
 
 
 def _environment_secrets() -> list[str]:
     values = {v for k, v in os.environ.items() if _SECRET_ENV.search(k) and len(v) >= 6}
+    values |= {v for v in expanded_values() if len(v) >= 3}
     return sorted(values, key=len, reverse=True)
-
-
-def _mask_url(match: re.Match) -> str:
-    scheme, netloc, rest = match.group(1), match.group(2), match.group(3)
-    host = netloc.rsplit("@", 1)[-1]
-    return f"{scheme}://{host}/{FILTERED}" if (rest.strip("/") or "@" in netloc) else f"{scheme}://{host}"
 
 
 def scrub_text(text: str, secrets: list[str] | None = None) -> str:
     for secret in _environment_secrets() if secrets is None else secrets:
         text = text.replace(secret, FILTERED)
-    return _URL.sub(_mask_url, text)
+    return mask_in_text(text)
 
 
 def _scrub(value, secrets, key: str = ""):

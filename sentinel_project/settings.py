@@ -5,6 +5,7 @@ files under var/ and an embedded broker, so `make run` works on a fresh laptop.
 Production sets the URLs and nothing else changes.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -13,14 +14,16 @@ from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 from .env import env, envbool, envint, envlist, envsecret
+from .secret_key import secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env("SENTINEL_VAR_DIR", str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 DEBUG = envbool("DEBUG", False)
-# The embedded key is only good for a laptop; deploys set SECRET_KEY.
-SECRET_KEY = envsecret("SECRET_KEY") or "sentinel-insecure-development-key-set-SECRET_KEY-in-production"
+# --- security: the signing key (docs/security.md §8) ---
+# Deployments (DATABASE_URL set) give SECRET_KEY; embedded mode makes one in var/secret_key.
+SECRET_KEY = secret_key(envsecret("SECRET_KEY"), deployed=bool(env("DATABASE_URL")), debug=DEBUG, var_dir=VAR_DIR)
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS")
 
@@ -253,12 +256,67 @@ SENTINEL_DELIVERY_BACKOFF_MAX = envint("SENTINEL_DELIVERY_BACKOFF_MAX", 480)
 SENTINEL_DELIVERY_TIMEOUT = envint("SENTINEL_DELIVERY_TIMEOUT", 10)
 # A notification SENDING longer than this lost its worker mid-send (see docs/notifications.md).
 SENTINEL_DELIVERY_STALLED_AFTER = timedelta(seconds=envint("SENTINEL_DELIVERY_STALLED_AFTER_SECONDS", 300))
-# Webhooks to private and loopback addresses (self-hosted receivers); metadata addresses are always refused.
-SENTINEL_WEBHOOK_ALLOW_PRIVATE = envbool("SENTINEL_WEBHOOK_ALLOW_PRIVATE", True)
 # A channel whose notifications failed for good this many times in a row is flagged in the admin.
 SENTINEL_CHANNEL_FAILING_AFTER = envint("SENTINEL_CHANNEL_FAILING_AFTER", 3)
 # How long the silence links in a message keep working.
 SENTINEL_SILENCE_LINK_HOURS = envint("SENTINEL_SILENCE_LINK_HOURS", 72)
+
+# --- security: datasources and ${VAR} (docs/security.md §1, §2) ---
+# The environment variables definitions may read as ${VAR}: names and PREFIX_* patterns, comma-separated.
+# Empty (the default): none. Sentinel's own settings variables are never readable, whatever this says.
+SENTINEL_ENV_ALLOW = envlist("SENTINEL_ENV_ALLOW")
+# The directories a SQLite datasource's file may live in (os.pathsep-separated). Sentinel's own
+# database and broker files are refused wherever they are. Default: var/datasources/ (the demo's).
+SENTINEL_SQLITE_DIRS = [Path(p) for p in env("SENTINEL_SQLITE_DIRS", str(VAR_DIR / "datasources"))
+                        .split(os.pathsep) if p.strip()]
+
+# --- security: HTTPS, cookies and the proxy header (docs/security.md §8) ---
+# SENTINEL_HTTPS=true: people reach Sentinel over HTTPS only. Session and CSRF cookies then travel
+# over HTTPS only, browsers are told to keep to HTTPS for a year (HSTS) and plain HTTP is redirected
+# (the probes, answered before this, are not). Each Django setting can still be set on its own.
+SENTINEL_HTTPS = envbool("SENTINEL_HTTPS", False)
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", SENTINEL_HTTPS)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", SENTINEL_HTTPS)
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", SENTINEL_HTTPS)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 365 * 24 * 3600 if SENTINEL_HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", SENTINEL_HTTPS)
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", SENTINEL_HTTPS)
+# Behind nginx or a load balancer that ends TLS: believe its X-Forwarded-Proto. Only when that proxy
+# always sets the header (overwriting the client's), or anyone could claim to have come by HTTPS.
+if envbool("SENTINEL_BEHIND_TLS_PROXY", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# --- security: outbound requests (docs/security.md §7) ---
+# Webhook, Slack, Teams and PagerDuty channels reach public addresses only. Comma-separated
+# networks (10.20.0.0/16, 127.0.0.1) and host names (hooks.internal) that they may reach too.
+# A cloud metadata address (169.254.169.254, ...) opens only when named here exactly.
+SENTINEL_OUTBOUND_ALLOW = envlist("SENTINEL_OUTBOUND_ALLOW")
+import ipaddress  # noqa: E402
+import re  # noqa: E402
+
+for _entry in SENTINEL_OUTBOUND_ALLOW:
+    try:
+        ipaddress.ip_network(_entry.strip("[]"), strict=False)
+    except ValueError:
+        if not re.fullmatch(r"[A-Za-z0-9_]([A-Za-z0-9_.-]*[A-Za-z0-9])?\.?", _entry):
+            raise ImproperlyConfigured(f"SENTINEL_OUTBOUND_ALLOW: {_entry!r} is neither a network "
+                                       "(10.0.0.0/8, 127.0.0.1) nor a host name (hooks.internal)") from None
+if env("SENTINEL_WEBHOOK_ALLOW_PRIVATE"):
+    raise ImproperlyConfigured(
+        "SENTINEL_WEBHOOK_ALLOW_PRIVATE is gone: list the private networks or hosts channels may reach in "
+        "SENTINEL_OUTBOUND_ALLOW (e.g. SENTINEL_OUTBOUND_ALLOW=10.0.0.0/8,hooks.internal).")
+
+# --- security: bounded everything (docs/security.md §6) ---
+# The largest row_limit a datasource may have; a query never fetches more rows than this.
+SENTINEL_ROW_LIMIT_MAX = envint("SENTINEL_ROW_LIMIT_MAX", 100_000)
+# A result with more columns is an ERROR of its alert (1,500 columns made a 15 MB preview).
+SENTINEL_MAX_COLUMNS = envint("SENTINEL_MAX_COLUMNS", 200)
+# A row kept in the preview or a message's context is cut to about this many characters of JSON.
+SENTINEL_PREVIEW_ROW_CHARS = envint("SENTINEL_PREVIEW_ROW_CHARS", 10_000)
+# A notification's payload (stored and sent) is cut to this many bytes of JSON; Slack and Teams less.
+SENTINEL_PAYLOAD_MAX_BYTES = envint("SENTINEL_PAYLOAD_MAX_BYTES", 256 * 1024)
+# An alert's own subject or body template renders to at most this many characters.
+SENTINEL_TEMPLATE_OUTPUT_CHARS = envint("SENTINEL_TEMPLATE_OUTPUT_CHARS", 20_000)
 
 # --- operations: health, metrics, retention (docs/operating.md) ---
 # /readyz fails when beat's heartbeat is older than this, or a queue's oldest message waits longer.
@@ -286,7 +344,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["alerts.api.permissions.ReadOrChangeWithPermission"],
+    "DEFAULT_PERMISSION_CLASSES": ["alerts.api.permissions.ModelPermissions"],
     "DEFAULT_PAGINATION_CLASS": "alerts.api.pagination.Pages",
     "DEFAULT_SCHEMA_CLASS": "alerts.api.openapi.SentinelAutoSchema",
 }

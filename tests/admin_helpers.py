@@ -12,6 +12,30 @@ from alerts.models import Execution, ExecutionStatus, Trigger
 from tests.factories import LEVEL_QUERY
 
 
+# The roles of docs/security.md ("Who is who") by the short names the tests use.
+ROLES = ("anonymous", "token-only", "viewer", "editor", "ds-manager", "superuser")
+ROLE_GROUPS = {"viewer": "Sentinel viewers", "editor": "Sentinel editors",
+               "ds-manager": "Sentinel datasource managers"}
+
+
+@pytest.fixture
+def role_user(db):
+    """A user of a role: role_user('viewer'); 'token-only' is a user who is not staff and has no
+    permission (what an API token of such a user carries); 'anonymous' is None."""
+
+    def make(role):
+        if role == "anonymous":
+            return None
+        if role == "superuser":
+            return User.objects.create_superuser(f"role-{role}", f"{role}@example.com", "pw")
+        user = User.objects.create_user(f"role-{role}", password="pw", is_staff=role in ROLE_GROUPS)
+        if role in ROLE_GROUPS:
+            user.groups.add(Group.objects.get(name=ROLE_GROUPS[role]))
+        return user
+
+    return make
+
+
 @pytest.fixture
 def staff_client(client, db):
     """Log in a staff user of a group: staff_client('Sentinel viewers')."""

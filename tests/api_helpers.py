@@ -1,7 +1,7 @@
 """Fixtures for the API tests: a user with a token, a client that sends it, a stored alert."""
 
 import pytest
-from django.contrib.auth.models import Permission, User
+from django.contrib.auth.models import Group, Permission, User
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
@@ -23,8 +23,9 @@ def api(admin_token):
 
 @pytest.fixture
 def reader_api(db):
-    """A user who may read but not change: no permissions at all."""
+    """A user who may read but not change: a member of "Sentinel viewers" (view_ permissions only)."""
     user = User.objects.create_user("viewer", password="pw")
+    user.groups.add(Group.objects.get(name="Sentinel viewers"))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
@@ -33,9 +34,17 @@ def reader_api(db):
 @pytest.fixture
 def editor_api(db):
     user = User.objects.create_user("editor", password="pw")
-    user.user_permissions.add(Permission.objects.get(codename="change_alert"))
+    user.user_permissions.add(*Permission.objects.filter(codename__in=["view_alert", "change_alert"]))
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client
+
+
+def token_client(user) -> APIClient:
+    """An API client that sends a token of `user` (None: no credentials at all)."""
+    client = APIClient()
+    if user is not None:
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.get_or_create(user=user)[0].key}")
     return client
 
 

@@ -189,6 +189,12 @@ def process_env(tmp_path: Path, redis_url: str, **extra) -> dict:
         PATH=f"{BIN}:{env.get('PATH', '')}",
         PYTHONUNBUFFERED="1",
         LOG_LEVEL="INFO",
+        # A deployment (DATABASE_URL set) needs its own key; receivers in these tests listen on loopback.
+        SECRET_KEY="ops-process-tests-only-" + "k" * 40,
+        SENTINEL_OUTBOUND_ALLOW="127.0.0.1",
+        # As tests/settings.py: SQLite datasources in tmp_path, the tests' ${VAR} names.
+        SENTINEL_SQLITE_DIRS=os.environ["SENTINEL_SQLITE_DIRS"],
+        SENTINEL_ENV_ALLOW=os.environ["SENTINEL_ENV_ALLOW"],
     )
     env.update({k: str(v) for k, v in extra.items()})
     return env

@@ -7,9 +7,17 @@ failure, never a skip.
 
 import os
 import socket
+import tempfile
 from urllib.parse import urlparse
 
 os.environ.setdefault("SENTINEL_VAR_DIR", "/tmp/sentinel-test-var")
+# Tests keep their SQLite datasources in pytest's tmp_path, and their ${VAR} examples use these
+# names (docs/security.md §1, §2). Set in the environment, so processes the tests start read them too.
+os.environ.setdefault("SENTINEL_SQLITE_DIRS", tempfile.gettempdir())
+TEST_ENV_ALLOW = ("SENTINEL_TEST_*,SENTINEL_FIXTURE_DB,FAULTS_*,HOOK_*,WEBHOOK_SECRET,SLACK_*,TEAMS_WEBHOOK_URL,"
+                  "PAGERDUTY_*,PD_KEY,KNOB_DB,SHOP_DB_PASSWORD,REPLICA_PASSWORD,ONCALL_EMAILS,FULL_PATH_SECRET,"
+                  "AUDIT_SECRET,NOT_SET_ANYWHERE,NO_SUCH_HOOK_VARIABLE,VAR,VARIABLE,X,S,MORE")
+os.environ.setdefault("SENTINEL_ENV_ALLOW", TEST_ENV_ALLOW)
 
 from sentinel_project.settings import *  # noqa: E402,F401,F403
 
@@ -49,3 +57,5 @@ CELERY_BROKER_URL = "memory://"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 SENTINEL_DELIVERY_BACKOFF_BASE = 1
 SENTINEL_DELIVERY_BACKOFF_MAX = 2
+# The HTTP receivers the notifier tests post to listen on loopback (docs/security.md §7).
+SENTINEL_OUTBOUND_ALLOW = ["127.0.0.1"]

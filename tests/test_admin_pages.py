@@ -135,8 +135,9 @@ def test_migration_creates_viewer_and_editor_groups():
 
     assert "view_alert" in viewers and "view_execution" in viewers
     assert not any(c.startswith(("add_", "change_", "delete_")) for c in viewers)
-    assert {"add_alert", "change_alert", "change_datasource", "change_channel", "change_schedule"} <= editors
+    assert {"add_alert", "change_alert", "view_datasource", "change_channel", "change_schedule"} <= editors
     assert "change_execution" not in editors
+    assert "change_datasource" not in editors  # a datasource manager's (docs/security.md §3)
 
 
 def test_viewer_sees_pages_but_cannot_act(staff_client, level_alert):

@@ -71,7 +71,8 @@ def test_the_masked_password_on_the_change_page_means_the_stored_one(admin_clien
     assert "Could not reach app" in page and "hunter2secret" not in page
 
 
-def test_viewers_may_not_test_and_editors_may(staff_client, sqlite_db, make_datasource):  # noqa: F811
+def test_viewers_and_editors_may_not_test_and_datasource_managers_may(staff_client, sqlite_db,  # noqa: F811
+                                                                      make_datasource):
     ds = make_datasource(sqlite_db[0], name="app")
     unsaved = reverse("admin:alerts_datasource_test_unsaved", args=[ds.pk])
 
@@ -82,6 +83,11 @@ def test_viewers_may_not_test_and_editors_may(staff_client, sqlite_db, make_data
     assert viewer.post(unsaved, form(sqlite_db[0], name="app")).status_code == 403
     viewer.logout()
 
-    editor = staff_client("Sentinel editors")  # add and change permission on datasources
-    assert editor.post(unsaved, form(sqlite_db[0], name="app")).status_code == 200
-    assert editor.post(NEW, form(sqlite_db[0])).status_code == 200
+    editor = staff_client("Sentinel editors")  # a datasource URL is a credential: not theirs
+    assert editor.post(unsaved, form(sqlite_db[0], name="app")).status_code == 403
+    assert editor.post(NEW, form(sqlite_db[0])).status_code == 403
+    editor.logout()
+
+    manager = staff_client("Sentinel datasource managers")  # add and change permission on datasources
+    assert manager.post(unsaved, form(sqlite_db[0], name="app")).status_code == 200
+    assert manager.post(NEW, form(sqlite_db[0])).status_code == 200

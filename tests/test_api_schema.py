@@ -23,10 +23,8 @@ CHECKS = (not_a_server_error, status_code_conformance, content_type_conformance,
 
 
 @pytest.fixture
-def api_schema(db):
-    from django.test import Client
-
-    document = Client().get("/api/schema/?format=json").json()
+def api_schema(admin_client):
+    document = admin_client.get("/api/schema/?format=json").json()  # signed-in users only
     return schemathesis.from_dict(document, app=get_wsgi_application(), base_url="/")
 
 
@@ -74,10 +72,8 @@ def wsgi_in_test_transaction(settings):
 
 
 @pytest.fixture
-def loaded_schema(db):
-    from django.test import Client
-
-    return schemathesis.from_dict(Client().get("/api/schema/?format=json").json(), app=get_wsgi_application(),
+def loaded_schema(admin_client):
+    return schemathesis.from_dict(admin_client.get("/api/schema/?format=json").json(), app=get_wsgi_application(),
                                   base_url="/")
 
 

@@ -53,6 +53,6 @@ def test_choose_a_kind_see_its_template_and_settings_then_save(browser_page, mon
     expect(saved_message(page)).to_contain_text("was added successfully")
     channel = Channel.objects.get(name="ops-webhook")
     assert channel.config == valid
-    # The literal URL is a secret: the page shows ***; a ${VAR} reference holds none and stays visible.
-    assert config_box(page) == {"url": "***", "secret": "${WEBHOOK_SECRET}"}
+    # The literal URL's path is a secret: the page masks it; a ${VAR} reference holds none and stays visible.
+    assert config_box(page) == {"url": "https://hooks.example.com/***", "secret": "${WEBHOOK_SECRET}"}
     assert "T0K3N" not in page.content() and "not-shown-anywhere" not in page.content()

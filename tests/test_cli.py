@@ -106,6 +106,7 @@ def test_exit_codes_from_a_real_process(level_alert):
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sentinel_project.settings"}
     if db["ENGINE"].endswith("postgresql"):
         env["DATABASE_URL"] = f"postgresql://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+        env["SECRET_KEY"] = "cli-process-test-only-" + "k" * 40  # a deployment brings its own key
     else:
         pytest.skip("an in-memory SQLite test database cannot be shared with a subprocess")
 

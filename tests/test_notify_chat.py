@@ -18,13 +18,13 @@ def test_slack_gets_block_kit_coloured_by_severity(http_receiver, make_notificat
     assert delivery.deliver(notification.pk).status == "sent"
 
     body = http_receiver.wait_for(1)[0].json()
-    assert body["text"] == "[FIRING] daily_revenue_check: 8,200 < 10,000"
+    assert body["text"] == "[FIRING] daily_revenue_check: 8,200 &lt; 10,000"  # mrkdwn, escaped
     assert body["username"] == "sentinel" and body["channel"] == "#data-alerts"
     [attachment] = body["attachments"]
     assert attachment["color"] == "#E01E5A"  # critical
     blocks = attachment["blocks"]
     assert [b["type"] for b in blocks] == ["header", "section", "section", "actions"]
-    assert blocks[0]["text"]["text"] == body["text"]
+    assert blocks[0]["text"]["text"] == "[FIRING] daily_revenue_check: 8,200 < 10,000"  # plain_text
     section = blocks[1]["text"]["text"]
     assert section.startswith("*daily_revenue_check is FIRING: 8,200 &lt; 10,000*\nRevenue since midnight.")
     assert "```status  actual_value" in section

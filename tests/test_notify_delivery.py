@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from alerts import delivery
-from alerts.channel_admin import masked
+from alerts.secrets import mask_config
 from alerts.models import Alert, AlertState, Channel, DeliveryAttempt, Notification, NotificationStatus
 from alerts.notifiers import send_test
 from tests.notify_peers import http_receiver, make_notification, smtp_server  # noqa: F401  (fixtures)
@@ -126,7 +126,7 @@ def test_admin_never_shows_a_literal_secret_and_keeps_it_on_save(admin_client, d
 
     assert "T0KEN-literal" not in page and "literal-token-123" not in page
     assert "${HOOK_SECRET}" in page
-    shown = masked("webhook", channel.config)
+    shown = mask_config("webhook", channel.config)
     shown["headers"]["X-Extra"] = "yes"
     form_class = admin.site._registry[Channel].form  # the form the admin edits channels with
     form = form_class({"name": "hook", "kind": "webhook", "config": json.dumps(shown), "enabled": "on"},

@@ -174,28 +174,31 @@ def test_metadata_address_is_always_refused(make_notification):
     assert outcome.status == "failed" and "metadata" in outcome.error
 
 
-def test_ipv4_mapped_metadata_address_is_refused():
+def test_ipv4_mapped_metadata_address_is_refused(settings):
     from alerts.notifiers.http import refusal
 
-    assert refusal("::ffff:169.254.169.254", allow_private=True)
-    assert refusal("fd00:ec2::254", allow_private=True)
-    assert refusal("10.0.0.5", allow_private=True) == ""
-    assert refusal("10.0.0.5", allow_private=False)
+    settings.SENTINEL_OUTBOUND_ALLOW = ["0.0.0.0/0", "::/0"]
+    assert refusal("::ffff:169.254.169.254", "::ffff:169.254.169.254")
+    assert refusal("fd00:ec2::254", "fd00:ec2::254")
+    assert refusal("10.0.0.5", "10.0.0.5") == ""
+    settings.SENTINEL_OUTBOUND_ALLOW = []
+    assert refusal("10.0.0.5", "10.0.0.5")
 
 
-def test_private_addresses_are_refused_on_the_connected_address_when_not_allowed(
+def test_private_addresses_are_refused_on_the_resolved_address_when_not_allowed(
         webhook, http_receiver, settings):
-    settings.SENTINEL_WEBHOOK_ALLOW_PRIVATE = False
-    # A name, not a literal: only the address actually connected to tells it is loopback.
+    settings.SENTINEL_OUTBOUND_ALLOW = []
+    # A name, not a literal: only the address it resolves to tells it is loopback.
     notification = webhook(config={"url": http_receiver.url.replace("127.0.0.1", "localhost") + "/hook"})
 
     outcome = delivery.deliver(notification.pk)
 
-    assert outcome.status == "failed" and "SENTINEL_WEBHOOK_ALLOW_PRIVATE is false" in outcome.error
+    assert outcome.status == "failed" and "localhost resolves to 127.0.0.1, a loopback address" in outcome.error
     assert http_receiver.requests == []
 
 
-def test_private_addresses_are_allowed_by_default(webhook, http_receiver):
+def test_private_addresses_are_reached_when_the_operator_allows_them(webhook, http_receiver, settings):
+    settings.SENTINEL_OUTBOUND_ALLOW = ["localhost"]
     notification = webhook(config={"url": http_receiver.url.replace("127.0.0.1", "localhost") + "/hook"})
     assert delivery.deliver(notification.pk).status == "sent"
 
@@ -225,10 +228,10 @@ def test_signature_can_be_verified_as_the_docs_show(webhook, http_receiver):
 
 
 def test_https_targets_are_checked_before_the_tls_handshake(webhook, http_receiver, settings):
-    settings.SENTINEL_WEBHOOK_ALLOW_PRIVATE = False
+    settings.SENTINEL_OUTBOUND_ALLOW = []
     url = http_receiver.url.replace("http://127.0.0.1", "https://localhost") + "/hook"
 
     outcome = delivery.deliver(webhook(config={"url": url}).pk)
 
-    assert outcome.status == "failed" and "Refused to connect to localhost" in outcome.error
+    assert outcome.status == "failed" and "Refused: localhost resolves to 127.0.0.1" in outcome.error
     assert http_receiver.requests == []

@@ -10,7 +10,7 @@ from rest_framework import serializers
 
 from ..config.export import schedule_text
 from ..config.plan import normal_keys
-from ..config.redact import mask_config
+from ..secrets import mask_config
 from ..config.schema import ALERT_SETTINGS, Problems, check_alert, unknown_keys
 from ..durations import DurationError, format_duration, parse_duration
 from ..models import (

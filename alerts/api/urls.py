@@ -1,5 +1,6 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.routers import DefaultRouter
 
 from . import views
@@ -13,8 +14,13 @@ router.register("datasources", views.DatasourceViewSet)
 router.register("channels", views.ChannelViewSet)
 router.register("schedules", views.ScheduleViewSet)
 
+# The schema and its Swagger UI hold no stored data, only the API's shape: any signed-in user
+# (token or admin session) may read them, anonymous callers may not (docs/security.md §3).
+signed_in = [IsAuthenticated]
+
 urlpatterns = [
-    path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
+    path("schema/", SpectacularAPIView.as_view(permission_classes=signed_in), name="api-schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=signed_in),
+         name="api-docs"),
     path("", include(router.urls)),
 ]

@@ -50,7 +50,10 @@ def add_arguments(parser):
 
 
 def demo_database():
-    path = settings.VAR_DIR / "demo-shop.sqlite3"
+    # Under var/datasources/, the directory SQLite datasources may use by default; never beside
+    # Sentinel's own database (docs/security.md §1).
+    path = settings.VAR_DIR / "datasources" / "demo-shop.sqlite3"
+    path.parent.mkdir(exist_ok=True)
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         tmp.unlink(missing_ok=True)

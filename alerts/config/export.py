@@ -10,7 +10,7 @@ import yaml
 
 from ..models import Alert, Channel, Datasource
 from .plan import normal_keys
-from .redact import mask_config, mask_datasource_url
+from ..secrets import mask_config, mask_url
 from .schema import ALERT_SETTINGS, DEFAULT_DATASOURCE
 from .values import format_duration
 
@@ -34,7 +34,7 @@ def schedule_text(schedule) -> str:
 
 
 def datasource_item(ds: Datasource) -> dict:
-    item = {"name": ds.name, "url": mask_datasource_url(ds.url)}
+    item = {"name": ds.name, "url": mask_url(ds.url)}
     if float(ds.timeout_seconds) != float(Datasource._meta.get_field("timeout_seconds").get_default()):
         item["timeout"] = format_duration(ds.timeout_seconds)
     if ds.row_limit != Datasource._meta.get_field("row_limit").get_default():

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from ..models import Alert, Channel, Datasource
 from .files import Config, check_references
-from .redact import holds_mask, mask_datasource_url, unmask_config
+from .redact import holds_mask, restore_url, unmask_config
 from .schema import ALERT_SETTINGS
 
 CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
@@ -104,12 +104,11 @@ def make_plan(config: Config, prune: bool = False) -> Plan:
     for name, spec in config.datasources.items():
         current = stored_ds.get(name)
         if holds_mask(spec.url):
-            if current is not None and mask_datasource_url(current.url) == spec.url:
-                spec.url = current.url
-            else:
-                config.error(spec.file, spec.path + ("url",), "Holds a masked password (***), and no stored "
-                             "datasource has it: write the real URL or a ${VAR} reference.")
+            url, problem = restore_url(spec.url, current.url if current is not None else None)
+            if url is None:
+                config.error(spec.file, spec.path + ("url",), problem)
                 continue
+            spec.url = url
         changes.append(_change("datasource", name, spec, current, datasource_fields))
 
     for name, spec in config.channels.items():
@@ -117,9 +116,8 @@ def make_plan(config: Config, prune: bool = False) -> Plan:
         if holds_mask(spec.config):
             spec.config, lost = unmask_config(spec.kind, spec.config,
                                               current.config if current and current.kind == spec.kind else None)
-            for key in lost:
-                config.error(spec.file, spec.path + (key.split(".")[0],), "Holds a masked secret (***), and no "
-                             "stored channel has it: write the real value or a ${VAR} reference.")
+            for key, problem in lost:
+                config.error(spec.file, spec.path + (key.split(".")[0],), problem)
             if lost:
                 continue
         changes.append(_change("channel", name, spec, current, channel_fields))

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from ..models import Alert, Channel, Datasource, EvaluationMode, ErrorPolicy, NoDataPolicy, Operator, Severity
 from ..notifiers import NOTIFIERS, validate_config
+from ..notifiers.templates import problems as template_problems
 from ..secrets import MissingVariable, expand
 from ..validation import check_datasource_url, check_query
 from . import values as v
@@ -144,9 +145,8 @@ def missing_variables(value, path, problems: Problems, environ) -> None:
     if isinstance(value, str):
         try:
             expand(value, environ=environ)
-        except MissingVariable as exc:
-            problems.add(path, f"Environment variable {exc.name} is not set "
-                               f"(set it, or write ${{{exc.name}:-default}}).")
+        except MissingVariable as exc:  # unset, or not allowed (alerts/secrets.py)
+            problems.add(path, exc.problem())
     elif isinstance(value, list):
         for i, item in enumerate(value):
             missing_variables(item, path + (i,) if len(value) > 1 else path, problems, environ)
@@ -176,6 +176,9 @@ def check_datasource(item, path, problems: Problems, environ=None, name=None) ->
                     path, problems)
     row_limit = _read(item, "row_limit", lambda x: v.integer(x, minimum=1),
                       _model_default(Datasource, "row_limit"), path, problems)
+    if row_limit is not None and row_limit > settings.SENTINEL_ROW_LIMIT_MAX:
+        problems.add(path + ("row_limit",), f"Must be at most {settings.SENTINEL_ROW_LIMIT_MAX:,} rows "
+                                            "(SENTINEL_ROW_LIMIT_MAX).")
     enabled = _read(item, "enabled", v.boolean, True, path, problems)
     if timeout is not None:
         maximum = settings.SENTINEL_QUERY_TIMEOUT_MAX
@@ -337,6 +340,10 @@ def check_alert(item, path, problems: Problems, environ=None, inline_channels=No
     settings_ = {}
     for key, (reader, default) in ALERT_SETTINGS.items():
         settings_[key] = _read(item, key, reader, default, path, problems)
+    for key in ("subject_template", "body_template"):
+        # Rendered in the worker: refused here as in the admin (alerts/notifiers/templates.py).
+        for message in template_problems(settings_.get(key) or "", key.replace("_", " ")):
+            problems.add(path + (key,), message)
 
     channels, channel_paths = [], {}
     entries = item.get(channels_key, [])

@@ -3,6 +3,10 @@
 PyYAML's `safe_load` forgets where things were; we compose the node tree and
 build the values ourselves, so every error can say FILE:LINE. Duplicate keys,
 which PyYAML silently resolves to the last one, are errors here.
+
+Files come from editors and from version control, so their size once aliases are
+expanded is bounded (MAX_NODES: an alias bomb is refused before it is built) and
+an alias to a node that contains it is refused (docs/security.md §9).
 """
 
 from dataclasses import dataclass, field
@@ -10,6 +14,9 @@ from dataclasses import dataclass, field
 import yaml
 
 Path = tuple  # ("alerts", 3, "schedule")
+# Values in a file, counted after aliases are expanded: thousands of alerts fit, a billion-node bomb does not.
+MAX_NODES = 200_000
+MAX_DEPTH = 100
 
 
 class YamlError(Exception):
@@ -34,9 +41,62 @@ class Document:
         return self.lines.get((), 1)
 
 
+class LimitedLoader(yaml.SafeLoader):
+    """SafeLoader that counts, while composing, how many nodes the document stands for
+    with every alias expanded, and refuses loops and runaway nesting with their line."""
+
+    def __init__(self, stream):
+        super().__init__(stream)
+        self.node_count = 0
+        self.sizes: dict[int, int] = {}  # id(node) -> node count with aliases expanded
+        self.open_anchors: set[str] = set()  # anchors of the collections being composed
+        self.depth = 0
+
+    def compose_node(self, parent, index):
+        event = self.peek_event()
+        line = event.start_mark.line + 1
+        if isinstance(event, yaml.AliasEvent):
+            if event.anchor in self.open_anchors:
+                raise YamlError(line, f"The alias *{event.anchor} points inside its own anchor &{event.anchor}: "
+                                      "it would never end.")
+            node = super().compose_node(parent, index)
+            self._count(self._size(node), line)
+            return node
+        self._count(1, line)
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise YamlError(line, f"Nested more than {MAX_DEPTH} levels deep.")
+        anchor = getattr(event, "anchor", None)
+        if anchor and not isinstance(event, yaml.ScalarEvent):
+            self.open_anchors.add(anchor)
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.open_anchors.discard(anchor)
+            self.depth -= 1
+
+    def _count(self, n: int, line: int) -> None:
+        self.node_count += n
+        if self.node_count > MAX_NODES:
+            raise YamlError(line, f"The file stands for more than {MAX_NODES:,} values once its aliases (*name) are "
+                                  "expanded; split it or repeat less through aliases.")
+
+    def _size(self, node) -> int:
+        known = self.sizes.get(id(node))
+        if known is None:
+            if isinstance(node, yaml.SequenceNode):
+                known = 1 + sum(self._size(item) for item in node.value)
+            elif isinstance(node, yaml.MappingNode):
+                known = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+            else:
+                known = 1
+            self.sizes[id(node)] = known
+        return known
+
+
 def parse(text: str) -> Document:
     """Parse one YAML document; raises YamlError with the line of the first problem."""
-    loader = yaml.SafeLoader(text)
+    loader = LimitedLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -38,7 +38,9 @@ def validate_config(kind: str, config: dict) -> dict[str, str]:
 def send_test(channel) -> str:
     """Send a sample firing message through the channel; touches no alert state.
 
-    Returns one line saying what happened; raises NotifierError (secrets scrubbed)."""
+    Returns one line saying what happened; raises NotifierError (secrets scrubbed).
+    For HTTP kinds the line holds the status and the time taken only, never what the far end
+    said: an editor must not learn from it what listens where (docs/security.md §7)."""
     from ..secrets import scrub
     from .sample import sample_payload
 
@@ -48,7 +50,15 @@ def send_test(channel) -> str:
     try:
         said = notifier.send(message)
     except NotifierError as exc:
-        raise NotifierError(scrub(str(exc), notifier.secrets()), permanent=exc.permanent,
+        took = (time.monotonic() - clock) * 1000
+        brief = getattr(exc, "brief", None)  # HTTP kinds: the status, or why nothing answered
+        if brief is None:
+            text = str(exc)
+        elif brief.startswith("refused"):
+            text = brief  # nothing was connected to, so there is no time to tell
+        else:
+            text = f"{brief} after {took:.0f} ms"
+        raise NotifierError(scrub(text, notifier.secrets()), permanent=exc.permanent,
                             status_code=exc.status_code) from None
     except Exception as exc:
         raise NotifierError(scrub(f"{type(exc).__name__}: {exc}", notifier.secrets())) from None

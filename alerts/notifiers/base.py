@@ -1,7 +1,11 @@
 """The interface every notifier shares: send one rendered message, or raise
 NotifierError saying whether trying again could help."""
 
+import dataclasses
+import json
 from dataclasses import dataclass
+
+from django.conf import settings
 
 from ..secrets import MissingVariable, expand
 
@@ -41,6 +45,39 @@ class Message:
         return f"[{self.event.upper()}] {name}"
 
 
+def json_size(value) -> int:
+    """Bytes of the value as JSON (UTF-8), as a receiver gets it."""
+    return len(json.dumps(value, ensure_ascii=False, default=str, separators=(",", ":")).encode())
+
+
+# Never cut: the links people press, and the fields a receiver routes on.
+_KEEP = frozenset({"links", "version", "event", "id", "idempotency_key"})
+
+
+def fit(value, max_bytes: int):
+    """The value itself when its JSON fits in max_bytes; else a copy whose texts and lists are cut,
+    by halves, until it fits. Every mapping keeps its keys, so a receiver still finds each field."""
+    if json_size(value) <= max_bytes:
+        return value
+    chars, shrunk = max_bytes, value
+    while chars > 8:
+        chars //= 2
+        shrunk = _shrink(value, chars)
+        if json_size(shrunk) <= max_bytes:
+            return shrunk
+    return shrunk
+
+
+def _shrink(value, chars: int):
+    if isinstance(value, str):
+        return value if len(value) <= chars else value[:chars] + f"... ({len(value)} characters)"
+    if isinstance(value, (list, tuple)):
+        return [_shrink(v, chars) for v in value[: max(1, chars // 16)]]
+    if isinstance(value, dict):
+        return {k: v if k in _KEEP else _shrink(v, chars) for k, v in value.items()}
+    return value
+
+
 class Notifier:
     """One channel kind. `fields` names the config keys it understands; `secret_fields`
     the ones whose expanded values must never be shown (URLs with tokens, keys)."""
@@ -50,6 +87,8 @@ class Notifier:
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     secret_fields: tuple[str, ...] = ()
+    # What the receiver takes at most (Slack, Teams); every kind at most SENTINEL_PAYLOAD_MAX_BYTES.
+    max_payload_bytes: int | None = None
 
     def __init__(self, config: dict):
         self.config = config or {}
@@ -57,6 +96,11 @@ class Notifier:
     def send(self, message: Message) -> str | None:
         """Deliver the message; return a short description of what the receiver said."""
         raise NotImplementedError
+
+    def fit(self, message: Message) -> Message:
+        """The message with its payload cut to what this kind of channel takes."""
+        limit = min(self.max_payload_bytes or settings.SENTINEL_PAYLOAD_MAX_BYTES, settings.SENTINEL_PAYLOAD_MAX_BYTES)
+        return dataclasses.replace(message, payload=fit(message.payload, limit))
 
     @classmethod
     def validate(cls, config: dict) -> dict[str, str]:

@@ -19,6 +19,7 @@ class MSTeams(Notifier):
     label = "Microsoft Teams"
     required = ("webhook_url",)
     secret_fields = ("webhook_url",)
+    max_payload_bytes = 24 * 1024  # Teams refuses cards over 28 KB
 
     @classmethod
     def validate(cls, config: dict) -> dict[str, str]:

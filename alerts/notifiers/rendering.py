@@ -4,18 +4,20 @@ Lookup for kind K, event E: alerts/notify/K/E.ext, then alerts/notify/K/default.
 then alerts/notify/E.ext (the shared per-event default). An alert's own
 subject_template/body_template win over all of them; they are Django templates
 that also accept SQL Sentinel's placeholders {alert_name} {status}
-{actual_value} {threshold}.
+{actual_value} {threshold}, rendered in a restricted engine with an output cap
+(alerts/notifiers/templates.py).
 """
 
 import re
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.template import Context, Template, TemplateSyntaxError
+from django.template import TemplateSyntaxError
 from django.template.loader import select_template
 from django.utils.html import escape, linebreaks
 
 from .. import links
+from . import templates
 from .base import Message, NotifierError
 
 EVENT_LABELS = {
@@ -25,10 +27,6 @@ EVENT_LABELS = {
     "error": "ERROR",
     "no_data": "NO DATA",
 }
-# SQL Sentinel's placeholders, single braces; {{ django }} syntax is left alone.
-_PLACEHOLDER = re.compile(r"(?<!\{)\{(alert_name|status|actual_value|threshold)\}(?!\})")
-_PLACEHOLDER_VARIABLES = {"alert_name": "alert_name", "status": "status", "actual_value": "value_display",
-                          "threshold": "threshold_display"}
 TABLE_ROWS = 5
 TABLE_CELL = 40
 
@@ -161,12 +159,10 @@ def _parse(text):
 
 
 def _from_string(source: str, context: dict, where: str, *, autoescape: bool = False) -> str:
-    source = _PLACEHOLDER.sub(lambda m: "{{ " + _PLACEHOLDER_VARIABLES[m.group(1)] + " }}", source)
     try:
-        template = Template(source)
+        return templates.render(source, context, autoescape=autoescape)
     except TemplateSyntaxError as exc:
         raise NotifierError(f"The alert's {where} is not a valid template: {exc}", permanent=True) from None
-    return template.render(Context(context, autoescape=autoescape))
 
 
 def _from_files(kind: str, event: str, ext: str, context: dict) -> str:

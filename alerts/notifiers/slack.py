@@ -38,6 +38,7 @@ class Slack(Notifier):
     required = ("webhook_url",)
     optional = ("username", "channel")
     secret_fields = ("webhook_url",)
+    max_payload_bytes = 32 * 1024  # Slack refuses larger messages; its blocks take 3,000 characters each
 
     @classmethod
     def validate(cls, config: dict) -> dict[str, str]:
@@ -73,7 +74,9 @@ class Slack(Notifier):
     def payload(self, message: Message) -> dict:
         subject, blocks = self.blocks(message)
         body = {
-            "text": subject,  # the notification preview and the fallback for old clients
+            # The notification preview and the fallback for old clients. Slack reads it as mrkdwn, so query
+            # data in the subject is escaped: a value of <!channel> must not page the whole channel.
+            "text": mrkdwn(subject),
             "attachments": [{"color": colour(message.event, message.payload["alert"].get("severity", "")),
                              "blocks": blocks}],
         }
