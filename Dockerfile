@@ -1,4 +1,6 @@
-# One image for every Sentinel process; the command picks which (see docker-compose.yml):
+# One image for every Sentinel process. By default it is Sentinel on one box: the release step, then
+# web, worker and beat under one supervisor (python -m sentinel_project.allinone; docs/deploying.md).
+# Scaled out, the command picks one process (see docker-compose.yml):
 #   python -m sentinel_project.procfile web|worker|beat|flower|release
 FROM python:3.11-slim-bookworm
 
@@ -31,8 +33,11 @@ RUN pip install --no-deps -e . \
 USER sentinel
 EXPOSE 8000
 
-# Liveness of the web process; compose gives worker and beat health checks of their own.
+# Liveness of the web process (in the all-in-one, a worker or beat exiting stops the container);
+# compose gives worker and beat health checks of their own.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, urllib.request; urllib.request.urlopen(f'http://127.0.0.1:{os.environ.get(\"PORT\", \"8000\")}/healthz', timeout=4)"
 
-CMD ["python", "-m", "sentinel_project.procfile", "web"]
+# `docker run` of the image alone schedules and runs alerts, as SQL Sentinel's daemon did. Give
+# `docker stop --time 60` (or more) so a running query can finish (SENTINEL_ALL_IN_ONE_GRACE, 30 s).
+CMD ["python", "-m", "sentinel_project.allinone"]

@@ -27,6 +27,7 @@ from .admin_display import (
     short_value,
     since_html,
     sparkline,
+    stats_table,
     time_column,
     when,
 )
@@ -456,6 +457,7 @@ def alert_page_context(alert: Alert) -> dict:
         "sn_chart_points": len(latest),
         "sn_silenced": alert.is_silenced(),
         "sn_executions_url": reverse("admin:alerts_execution_changelist") + f"?alert={alert.pk}",
+        "sn_stats": stats_table(alert),
     }
 
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
+from . import stats
 from .models import Execution, ExecutionStatus
 
 SPARK_POINTS = 20
@@ -270,3 +271,21 @@ def seconds_between(a: datetime | None, b: datetime | None) -> float | None:
     if a is None or b is None:
         return None
     return (b - a) / timedelta(seconds=1)
+
+
+STATS_WINDOWS = (("last 24 h", timedelta(hours=24)), ("last 7 d", timedelta(days=7)))
+
+
+def stats_table(alert, now=None) -> str:
+    """The alert's statistics over the last 24 hours and 7 days, in the words `sentinel stats` prints."""
+    now = now or timezone.now()
+    columns = [(label, stats.lines(stats.alert_stats(alert, stats.window(span, now=now), now=now)))
+               for label, span in STATS_WINDOWS]
+    head = format_html_join("", "<th>{}</th>", ((label,) for label, _ in columns))
+    body = format_html_join(
+        "", "<tr><th scope=\"row\">{}</th>{}</tr>",
+        ((label, format_html_join("", "<td>{}</td>", ((figures[i][1],) for _, figures in columns)))
+         for i, (label, _) in enumerate(columns[0][1])),
+    )
+    return format_html('<table class="sn-table sn-stats"><thead><tr><th></th>{}</tr></thead><tbody>{}</tbody></table>',
+                       head, body)

@@ -5,6 +5,7 @@ import zoneinfo
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
@@ -113,6 +114,9 @@ class AlertForm(forms.ModelForm):
         if self.instance.pk and self.instance.schedule_id:
             self.initial.setdefault("schedule_text", schedule_text(self.instance.schedule))
             self.initial.setdefault("schedule_timezone", self.instance.schedule.timezone)
+        elif not self.instance.pk and "schedule_timezone" in self.fields:
+            # A new alert starts on the deployment's zone, as one from a file or the API would.
+            self.fields["schedule_timezone"].initial = settings.SENTINEL_DEFAULT_TIMEZONE
         helps = {
             "threshold": "Threshold mode: the value is compared with this (value OPERATOR threshold).",
             "value_column": "Threshold mode: the column holding the value; default the first.",
@@ -145,7 +149,7 @@ class AlertForm(forms.ModelForm):
         return text
 
     def clean_schedule_timezone(self):
-        name = (self.cleaned_data.get("schedule_timezone") or "UTC").strip()
+        name = (self.cleaned_data.get("schedule_timezone") or "").strip() or settings.SENTINEL_DEFAULT_TIMEZONE
         return validate_timezone_name(name)
 
     def clean_schedule_text(self):

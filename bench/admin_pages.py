@@ -24,6 +24,9 @@ sys.path.insert(0, str(ROOT))
 
 BENCH_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/sentinel_admin_bench")
 os.environ["DATABASE_URL"] = BENCH_URL
+# A deployment (DATABASE_URL set) refuses to start without a key of its own (docs/security.md §8).
+os.environ.setdefault("SECRET_KEY", "bench-scratch-key-not-for-deployments-0123456789abcdefghij")
+os.environ.setdefault("SENTINEL_SQLITE_DIRS", "/tmp")
 os.environ.setdefault("ALLOWED_HOSTS", "testserver,localhost")
 os.environ.setdefault("SENTINEL_VAR_DIR", "/tmp/sentinel-bench-var")
 os.environ["DJANGO_SETTINGS_MODULE"] = "sentinel_project.settings"

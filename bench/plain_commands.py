@@ -96,13 +96,17 @@ def main() -> int:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "CELERY_", "SENTINEL_"))}
     env.update(DJANGO_SETTINGS_MODULE="sentinel_project.settings", DATABASE_URL=f"{PG}/{DATABASE}",
                REDIS_URL=f"redis://127.0.0.1:{redis_port}/0", SENTINEL_VAR_DIR=str(work / "var"),
-               PATH=f"{Path(PY).parent}:{env.get('PATH', '')}", PYTHONUNBUFFERED="1")
+               PATH=f"{Path(PY).parent}:{env.get('PATH', '')}", PYTHONUNBUFFERED="1",
+               # A deployment needs its own key; the sink and the source are local (docs/security.md §1, §7, §8).
+               SECRET_KEY="bench-scratch-key-not-for-deployments-0123456789abcdefghij",
+               SENTINEL_OUTBOUND_ALLOW="127.0.0.1", SENTINEL_SQLITE_DIRS=str(work))
     try:
         start(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
                "--dir", str(work)], "redis")
         subprocess.run([PY, "manage.py", "migrate", "--noinput", "-v", "0"], env=env, cwd=ROOT, check=True)
         os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL",
-                                               "SENTINEL_VAR_DIR")})
+                                               "SENTINEL_VAR_DIR", "SECRET_KEY", "SENTINEL_OUTBOUND_ALLOW",
+                                               "SENTINEL_SQLITE_DIRS")})
         import django
 
         django.setup()

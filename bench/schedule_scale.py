@@ -26,6 +26,8 @@ import zoneinfo
 from datetime import datetime, timedelta, timezone as tz
 from pathlib import Path
 
+# A deployment (DATABASE_URL set) refuses to start without a key of its own (docs/security.md §8).
+BENCH_SECRET_KEY = "bench-scratch-key-not-for-deployments-0123456789abcdefghij"
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 CELERY = str(Path(PY).parent / "celery")
@@ -143,9 +145,9 @@ def main() -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sentinel_project.settings", "DATABASE_URL": f"{PG}/{database}",
            "REDIS_URL": REDIS_URL, "SENTINEL_VAR_DIR": str(run_dir / "var"), "LOG_LEVEL": "WARNING",
-           "DATABASE_CONN_MAX_AGE": "600"}
+           "DATABASE_CONN_MAX_AGE": "600", "SECRET_KEY": BENCH_SECRET_KEY, "SENTINEL_SQLITE_DIRS": str(run_dir / "var")}
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SENTINEL_VAR_DIR",
-                                           "LOG_LEVEL", "DATABASE_CONN_MAX_AGE")})
+                                           "LOG_LEVEL", "DATABASE_CONN_MAX_AGE", "SECRET_KEY", "SENTINEL_SQLITE_DIRS")})
     sys.path.insert(0, str(ROOT))
     setup(opts.alerts, opts.schedules, database, env, opts.source)
 

@@ -30,6 +30,21 @@ MACROS = {
     "@yearly": "0 0 1 1 *",
     "@annually": "0 0 1 1 *",
 }
+# Schedules with a name of their own, listed by GET /api/presets. Each name is accepted wherever a
+# schedule is (files, API, admin) and reads back as the cron shown; bare hourly, daily, weekly,
+# monthly and yearly mean what the @ macros mean. All are read in the alert's time zone.
+PRESETS = (
+    ("every minute", "* * * * *", "At the start of every minute."),
+    ("every 5 minutes", "*/5 * * * *", "At :00, :05, :10 ... of every hour."),
+    ("every 10 minutes", "*/10 * * * *", "At :00, :10, :20 ... of every hour."),
+    ("every 15 minutes", "*/15 * * * *", "At :00, :15, :30 and :45 of every hour."),
+    ("every 30 minutes", "*/30 * * * *", "At :00 and :30 of every hour."),
+    ("hourly", "0 * * * *", "At the start of every hour (the same as @hourly)."),
+    ("daily", "0 0 * * *", "Every day at midnight (the same as @daily and @midnight)."),
+    ("weekly", "0 0 * * 0", "Every Sunday at midnight (the same as @weekly)."),
+    ("monthly", "0 0 1 * *", "On the 1st of every month at midnight (the same as @monthly)."),
+    ("yearly", "0 0 1 1 *", "On 1 January at midnight (the same as @yearly and @annually)."),
+)
 DAYS = {
     "sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5, "saturday": 6,
     "sun": 0, "mon": 1, "tue": 2, "wed": 3, "thu": 4, "fri": 5, "sat": 6,
@@ -91,11 +106,14 @@ def _dom(g):
 def parse_schedule_text(text: str) -> tuple[str, int | None]:
     """A cron expression, macro, preset or interval -> (cron text, interval seconds)."""
     raw = " ".join(str(text or "").split())
-    lowered = raw.lower()
+    # Cron has no underscores: every_5_minutes (the Autoloader's spelling) is every 5 minutes.
+    lowered = raw.lower().replace("_", " ")
     if not raw:
         raise ValidationError("The schedule is empty: give a cron expression (e.g. '*/5 * * * *') or a preset.")
     if lowered in MACROS:
         return MACROS[lowered], None
+    if "@" + lowered in MACROS:  # bare hourly, daily, weekly, monthly, yearly (midnight, annually)
+        return MACROS["@" + lowered], None
     interval = _INTERVAL.match(lowered)
     if interval:
         seconds = int(interval["n"])
@@ -115,7 +133,8 @@ def validate_cron(expr: str) -> None:
     if len(fields) != 5:
         raise ValidationError(
             f"Invalid cron expression {expr!r}: it has {len(fields)} fields; use 5 (minute hour day month "
-            "weekday), a macro (@hourly, @daily, @weekly, @monthly) or a preset such as 'daily at 09:00'."
+            "weekday), a macro (@hourly, @daily, @weekly, @monthly, or the bare word: hourly) or a preset "
+            "such as 'daily at 09:00'."
         )
     if not croniter.is_valid(expr):
         names = ["minute", "hour", "day of month", "month", "day of week"]

@@ -1,5 +1,5 @@
-"""Celery hooks for operations: when a message was sent, JSON logs for Celery's own lines, and
-each worker's heartbeat in the database."""
+"""Celery hooks for operations: when a message was sent, JSON logs for Celery's own lines,
+each worker's heartbeat in the database, and beat keeping SENTINEL_CONFIG_FILES applied."""
 
 import logging
 import threading
@@ -7,7 +7,7 @@ import time
 from datetime import timedelta
 
 from celery import bootsteps
-from celery.signals import after_setup_logger, after_setup_task_logger, before_task_publish
+from celery.signals import after_setup_logger, after_setup_task_logger, beat_init, before_task_publish
 
 log = logging.getLogger("sentinel.workers")
 
@@ -120,3 +120,45 @@ def consumed_queues(c) -> list[str]:
 
 def install(app) -> None:
     app.steps["consumer"].add(Heartbeat)
+
+
+# --- beat applies the mounted config files (docs/config.md "Watching files") -------------------
+# Here, not in schedules/: the clock knows nothing of alerts. Every beat applies, leader or
+# standby: an apply is one transaction and applying unchanged content writes nothing, so any
+# number of beats converge on the files' content (a second one that loses a race retries at its
+# next poll), and a standby whose mount changed first needs no lease to bring it in.
+@beat_init.connect
+def watch_config_files(sender=None, **kwargs):
+    from django.conf import settings
+
+    if settings.SENTINEL_CONFIG_FILES:
+        threading.Thread(target=keep_config_applied, name="sentinel-config-files", daemon=True,
+                         args=(settings.SENTINEL_CONFIG_FILES, settings.SENTINEL_CONFIG_POLL_SECONDS,
+                               threading.Event())).start()
+
+
+def keep_config_applied(paths: list[str], interval: float, stopped: threading.Event) -> None:
+    """Apply `paths` now and after every change of their content, logging what happened, until
+    `stopped` is set. Its own thread, so a slow database never delays beat's ticks."""
+    from django.db import connection
+
+    from alerts.config.watch import apply_if_changed
+
+    config_log = logging.getLogger("sentinel.config")
+    config_log.info("applying %s now and on every change (every %s s)", ", ".join(paths), interval)
+    last = None
+    while True:
+        try:
+            outcome = apply_if_changed(paths, last)
+            last = outcome.hash
+            if outcome.changed:
+                level = logging.INFO if outcome.ok else logging.WARNING
+                config_log.log(level, "%s: %s\n%s", ", ".join(paths),
+                               "applied" if outcome.applied else "nothing applied" if not outcome.ok else "unchanged",
+                               "\n".join(outcome.lines))
+                connection.close()  # between changes the watcher holds no connection
+        except Exception as exc:  # the next poll tries again; beat goes on ticking meanwhile
+            config_log.warning("config files not applied: %s: %s", type(exc).__name__, exc)
+            connection.close()
+        if stopped.wait(interval):
+            return

@@ -2,6 +2,20 @@
 
 import os
 import sys
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+
+
+def version() -> str:
+    """Sentinel's version: the installed package's, else pyproject.toml's (a checkout that was never installed)."""
+    try:
+        return metadata.version("sentinel")
+    except metadata.PackageNotFoundError:
+        with PYPROJECT.open("rb") as file:
+            return tomllib.load(file)["project"]["version"]
 
 
 def main() -> None:

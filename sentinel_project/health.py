@@ -245,6 +245,62 @@ def readyz(request):
     return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
 
 
+# --- SQL Sentinel's probe URLs, so probes configured for its daemon keep working ---------------
+
+
+def health(request):
+    """SQL Sentinel's /health: /healthz in its words. Liveness only, as /healthz: the web process does not
+    run the schedule, so a stopped beat must not get web restarted; probes for that ask /ready."""
+    return JsonResponse({"status": "healthy"})
+
+
+def ready(request):
+    """SQL Sentinel's /ready: /readyz's checks and status code, in its shape ({"status": "healthy" |
+    "unhealthy", "checks": {"scheduler": ..., "state_database": ...}}), with /readyz's report beside it."""
+    try:
+        only = parse_checks(request.GET.get("checks") or settings.SENTINEL_READY_CHECKS)
+    except ValueError as exc:
+        return JsonResponse({"status": "unhealthy", "error": f"checks: {exc}"}, status=400)
+    report = readiness(only)
+    return JsonResponse(as_sqlsentinel(report), status=200 if report["status"] == "ok" else 503)
+
+
+def as_sqlsentinel(report: dict) -> dict:
+    """/readyz's report in SQL Sentinel's words: its scheduler is Sentinel's beat and workers (both are
+    needed for an alert to run), its state database is Sentinel's database."""
+    checks = report["checks"]
+
+    def status(*names) -> str:
+        found = [checks[n] for n in names if n in checks]
+        if not found:
+            return "not_checked"
+        return "unhealthy" if any(c["ok"] is False for c in found) else "healthy"
+
+    problems = "; ".join(f"{n}: {checks[n]['detail']}" for n in ("beat", "workers")
+                         if n in checks and checks[n]["ok"] is False)
+    scheduler = {"status": status("beat", "workers"), "jobs_count": None, "message": problems}
+    database = checks.get("database")
+    if database is not None and database["ok"]:
+        # SQL Sentinel counted one job per enabled alert.
+        from alerts.models import Alert
+
+        try:
+            scheduler["jobs_count"] = Alert.objects.filter(enabled=True).count()
+        except Exception as exc:
+            scheduler["message"] = scheduler["message"] or _safe(exc)
+    if not scheduler["message"]:
+        counted = "" if scheduler["jobs_count"] is None else f"{scheduler['jobs_count']} enabled alerts; "
+        scheduler["message"] = counted + ("beat and workers ok" if scheduler["status"] == "healthy"
+                                          else "beat and workers not checked")
+    state_database = {"status": status("database"),
+                      "latency_ms": (database or {}).get("data", {}).get("latency_ms"),
+                      "message": ("Database connection OK" if database and database["ok"] else
+                                  (database or {}).get("detail") or "not checked")}
+    return {"status": "healthy" if report["status"] == "ok" else "unhealthy",
+            "checks": {"scheduler": scheduler, "state_database": state_database},
+            "sentinel": report}
+
+
 class ProbeMiddleware:
     """Serve the probe URLs first, without Django's Host check.
 
@@ -255,7 +311,8 @@ class ProbeMiddleware:
         self.get_response = get_response
         from . import metrics
 
-        self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics.metrics}
+        self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics.metrics,
+                      "/health": health, "/ready": ready}
 
     def __call__(self, request):
         view = self.views.get(request.path_info)

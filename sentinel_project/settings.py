@@ -44,7 +44,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # Answers /healthz, /readyz and /metrics before the Host check: probes come by IP.
+    # Answers /healthz, /readyz, /metrics (and SQL Sentinel's /health, /ready) before the Host check:
+    # probes come by IP.
     "sentinel_project.health.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn: no separate web server needed.
@@ -96,6 +97,19 @@ USE_I18N = True
 USE_TZ = True
 TIME_ZONE = env("TIME_ZONE", "UTC")
 
+# --- the alerts' default time zone (docs/scheduling.md) ---
+# The zone of an alert that names none (neither its own timezone: nor its file's): files, API, admin.
+# SQL Sentinel's daemon had one zone for everything (--timezone, documented as TIMEZONE): that name
+# is honoured when the new one is not set. Not Django's TIME_ZONE, which stays UTC (sentinel.E001).
+SENTINEL_DEFAULT_TIMEZONE = (env("SENTINEL_DEFAULT_TIMEZONE") or env("TIMEZONE") or "UTC").strip()
+import zoneinfo as _zoneinfo  # noqa: E402
+
+try:
+    _zoneinfo.ZoneInfo(SENTINEL_DEFAULT_TIMEZONE)
+except (_zoneinfo.ZoneInfoNotFoundError, ValueError):
+    raise ImproperlyConfigured(f"SENTINEL_DEFAULT_TIMEZONE (or TIMEZONE) = {SENTINEL_DEFAULT_TIMEZONE!r} is not "
+                               "an IANA time zone: use a name such as Europe/Berlin or America/New_York.") from None
+
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
 
@@ -105,14 +119,24 @@ STATIC_ROOT = VAR_DIR / "static"
 SENTINEL_BASE_URL = (env("SENTINEL_BASE_URL") or f"http://127.0.0.1:{env('PORT') or '8000'}").rstrip("/")
 
 # --- e-mail (Django's backends; SQL Sentinel's SMTP_* names are accepted) ---
+# SQL Sentinel's spelling (SMTP_USERNAME, SMTP_FROM_ADDRESS) brings SQL Sentinel's defaults with it:
+# port 587 with STARTTLS, so its users' settings (Gmail, Office 365) work unchanged. Otherwise port 25,
+# and the port says the protocol unless SMTP_USE_TLS / SMTP_USE_SSL do: STARTTLS on 587, TLS on 465.
+_SQLSENTINEL_SMTP = bool(env("SMTP_USERNAME") or env("SMTP_FROM_ADDRESS")) and not (
+    env("SMTP_USER") or env("SMTP_FROM"))
 EMAIL_HOST = env("SMTP_HOST", "localhost")
-EMAIL_PORT = envint("SMTP_PORT", 25)
+EMAIL_PORT = envint("SMTP_PORT", 587 if _SQLSENTINEL_SMTP else 25)
 EMAIL_HOST_USER = env("SMTP_USER") or env("SMTP_USERNAME")
 EMAIL_HOST_PASSWORD = envsecret("SMTP_PASSWORD")
-EMAIL_USE_TLS = envbool("SMTP_USE_TLS", False)
-EMAIL_USE_SSL = envbool("SMTP_USE_SSL", False)
+EMAIL_USE_SSL = envbool("SMTP_USE_SSL", EMAIL_PORT == 465 and not envbool("SMTP_USE_TLS", False))
+EMAIL_USE_TLS = envbool("SMTP_USE_TLS", not EMAIL_USE_SSL and (EMAIL_PORT == 587 or _SQLSENTINEL_SMTP))
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("SMTP_USE_TLS and SMTP_USE_SSL are both true: STARTTLS (port 587) or "
+                               "TLS from the start (port 465), not both.")
 EMAIL_TIMEOUT = envint("SMTP_TIMEOUT", 30)
-DEFAULT_FROM_EMAIL = env("SMTP_FROM") or env("SMTP_FROM_ADDRESS") or "sentinel@localhost"
+# SQL Sentinel sent from the login when no address was given: an address-shaped login still is.
+DEFAULT_FROM_EMAIL = (env("SMTP_FROM") or env("SMTP_FROM_ADDRESS")
+                      or (EMAIL_HOST_USER if "@" in EMAIL_HOST_USER else "sentinel@localhost"))
 EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 # EMAIL_URL (smtp://, smtp+tls://, smtps://, console://; see email_url.py) wins over SMTP_*.
 if envsecret("EMAIL_URL"):
@@ -336,6 +360,16 @@ SENTINEL_RETENTION_DAYS = envint("SENTINEL_RETENTION_DAYS", 90)
 SENTINEL_RETENTION_BATCH_SIZE = envint("SENTINEL_RETENTION_BATCH_SIZE", 500)
 # One pruning run stops after this long and carries on at its next run.
 SENTINEL_RETENTION_MAX_SECONDS = envint("SENTINEL_RETENTION_MAX_SECONDS", 120)
+
+# --- config files kept in step (docs/config.md "Watching files") ---
+# Alert files (colon- or comma-separated paths) that the beat process applies at start and again on
+# every change of their content (sentinel_project/celery_signals.py), and that `sentinel apply` with
+# no FILE (the Procfile's release step) applies once. Empty: nothing is applied from files by itself.
+SENTINEL_CONFIG_FILES = [p.strip() for p in env("SENTINEL_CONFIG_FILES").replace(":", ",").split(",") if p.strip()]
+# How often beat and `sentinel apply --watch` look at the files (a hash of their bytes, not the mtime).
+SENTINEL_CONFIG_POLL_SECONDS = envint("SENTINEL_CONFIG_POLL_SECONDS", 2)
+if SENTINEL_CONFIG_POLL_SECONDS < 1:
+    raise ImproperlyConfigured(f"SENTINEL_CONFIG_POLL_SECONDS={SENTINEL_CONFIG_POLL_SECONDS}: give 1 or more seconds")
 
 # --- REST API (alerts/api, docs/api.md) ---
 REST_FRAMEWORK = {

@@ -30,6 +30,9 @@ urlpatterns = [
     path("silence/<str:token>/", silence_views.silence_link, name="silence-link"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # SQL Sentinel's probe URLs (sentinel_project/health.py).
+    path("health", health.health, name="health"),
+    path("ready", health.ready, name="ready"),
     path("metrics", metrics.metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
 ]

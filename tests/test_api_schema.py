@@ -90,6 +90,8 @@ def test_successful_answers_of_every_read_and_action_match_the_schema(loaded_sch
     calls = [
         ("GET", "/api/alerts/{name}", {"name": "a"}, None, {}),
         ("GET", "/api/alerts/{name}/schedule", {"name": "a"}, None, {}),
+        ("GET", "/api/alerts/{name}/stats", {"name": "a"}, None, {"since": "7d"}),
+        ("GET", "/api/stats", {}, None, {}),
         ("POST", "/api/alerts/{name}/run", {"name": "a"}, None, {"dry_run": "1"}),
         ("POST", "/api/alerts/{name}/run", {"name": "a"}, None, {}),
         ("POST", "/api/alerts/{name}/disable", {"name": "a"}, None, {}),

@@ -1,4 +1,4 @@
-from rest_framework.permissions import DjangoModelPermissions
+from rest_framework.permissions import BasePermission, DjangoModelPermissions
 
 
 class ModelPermissions(DjangoModelPermissions):
@@ -27,3 +27,14 @@ class ModelPermissions(DjangoModelPermissions):
         # The model from the class attribute, not get_queryset(): that reads the filters, and a
         # request that may not read must be refused before its query string is looked at.
         return user.has_perms(self.get_required_permissions(method, view.queryset.model))
+
+
+class ReadsStatistics(BasePermission):
+    """Statistics are figures about alerts made from their executions: reading them needs both
+    view_alert and view_execution (docs/security.md §3)."""
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return user.has_perms(["alerts.view_alert", "alerts.view_execution"])

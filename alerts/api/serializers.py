@@ -139,12 +139,31 @@ class AlertSerializer(RefusesUnknownKeys, serializers.Serializer):
                                                                   "the next apply of that file overwrites edits.")
     created_at = serializers.DateTimeField(read_only=True)
     updated_at = serializers.DateTimeField(read_only=True)
+    next_run = serializers.CharField(read_only=True, allow_null=True,
+                                     help_text="The schedule's next tick, ISO 8601 in the alert's time zone with its "
+                                               "offset; null when unscheduled or disabled.")
+    last_run = serializers.CharField(read_only=True, allow_null=True,
+                                     help_text="The schedule's latest tick at or before now (when it was last due; "
+                                               "last_run_at says when it last ran); null when unscheduled or "
+                                               "disabled.")
 
     def to_representation(self, alert: Alert):
         values = {f: getattr(alert, f) for f in ("id", "state", "state_since", "last_run_at", "last_status",
                                                  "last_value", "firing_instances", "silenced_until",
                                                  "silence_reason", "source_file", "created_at", "updated_at")}
-        return super().to_representation(SimpleNamespace(**alert_definition(alert), **values))
+        next_run, last_run = self.scheduled_runs(alert)
+        return super().to_representation(SimpleNamespace(**alert_definition(alert), **values,
+                                                         next_run=next_run, last_run=last_run))
+
+    def scheduled_runs(self, alert: Alert) -> tuple[str | None, str | None]:
+        """(next tick, latest tick at or before now) in the alert's zone; once per schedule per answer,
+        since alerts share schedules and a list shows up to 500."""
+        if alert.schedule is None or not alert.enabled:
+            return None, None
+        cache = self.context.setdefault("_scheduled_runs", {}) if isinstance(self.context, dict) else {}
+        if alert.schedule_id not in cache:
+            cache[alert.schedule_id] = scheduled_runs(alert.schedule, timezone.now())
+        return cache[alert.schedule_id]
 
     def validate(self, attrs):
         if self.instance is not None and self.partial:
@@ -193,6 +212,28 @@ class AlertSerializer(RefusesUnknownKeys, serializers.Serializer):
         from ..config.plan import save_alert
 
         return save_alert(validated_data["spec"], instance)
+
+
+def scheduled_runs(schedule, now) -> tuple[str | None, str | None]:
+    """The tick after now and the latest at or before it, as ISO 8601 in the schedule's zone (beat's arithmetic)."""
+    from django.core.exceptions import ValidationError
+
+    from schedules.cron import zone
+
+    tz = zone(schedule.timezone)
+    upcoming = schedule.ticks(now, limit=1)
+    try:
+        latest = schedule.latest_tick(now)
+    except ValidationError:  # nothing in the last four years
+        latest = None
+    return (upcoming[0].astimezone(tz).isoformat() if upcoming else None,
+            latest.astimezone(tz).isoformat() if latest else None)
+
+
+class Preset(serializers.Serializer):
+    name = serializers.CharField(help_text="Give this as an alert's schedule (files, API, admin).")
+    cron = serializers.CharField(help_text="What it reads as, in the alert's time zone.")
+    description = serializers.CharField()
 
 
 class AlertFilter(serializers.Serializer):
@@ -306,6 +347,64 @@ class ExecutionFilter(serializers.Serializer):
     trigger = serializers.ChoiceField(Trigger.choices, required=False)
     since = serializers.DateTimeField(required=False, help_text="scheduled_for at or after")
     until = serializers.DateTimeField(required=False, help_text="scheduled_for before")
+
+
+# --- statistics (alerts/stats.py computes them; docs/api.md says what each figure means)
+
+
+class StatsQuery(serializers.Serializer):
+    since = serializers.CharField(required=False, max_length=50,
+                                  help_text="How far back from end: 24h (default), 7d, 30d, 1h30m.")
+    start = serializers.DateTimeField(required=False, help_text="Ticks at or after this (instead of since).")
+    end = serializers.DateTimeField(required=False, help_text="Ticks before this (default: now).")
+
+    def validate(self, attrs):
+        from ..stats import WindowError, window
+
+        try:
+            attrs["window"] = window(attrs.get("since"), attrs.get("start"), attrs.get("end"))
+        except WindowError as exc:
+            key = "since" if str(exc).startswith("since") else "non_field_errors"
+            raise serializers.ValidationError({key: [str(exc)]}) from None
+        return attrs
+
+
+class LastRunSerializer(serializers.Serializer):
+    at = serializers.DateTimeField(help_text="The run's tick.")
+    status = serializers.ChoiceField(ExecutionStatus.choices)
+    execution_id = serializers.IntegerField()
+    alert = serializers.CharField()
+    error = serializers.CharField(allow_blank=True, help_text="For a failure: its error, secrets scrubbed.")
+
+
+class StatusCounts(serializers.Serializer):
+    OK = serializers.IntegerField()
+    ALERT = serializers.IntegerField()
+    NO_DATA = serializers.IntegerField()
+    ERROR = serializers.IntegerField()
+    TIMEOUT = serializers.IntegerField()
+    SKIPPED = serializers.IntegerField()
+    MISSED = serializers.IntegerField()
+
+
+class StatsSerializer(serializers.Serializer):
+    alert = serializers.CharField(allow_null=True, help_text="null: every alert together.")
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    runs = serializers.IntegerField(help_text="Finished runs whose tick is in the window.")
+    running = serializers.IntegerField(help_text="Runs still RUNNING (not in runs).")
+    counts = StatusCounts()
+    success_rate = serializers.FloatField(allow_null=True, help_text="(OK + ALERT + NO_DATA) / runs; null: no runs.")
+    error_rate = serializers.FloatField(allow_null=True, help_text="(ERROR + TIMEOUT) / runs; null: no runs.")
+    duration_min_ms = serializers.FloatField(allow_null=True)
+    duration_avg_ms = serializers.FloatField(allow_null=True)
+    duration_p95_ms = serializers.FloatField(allow_null=True)
+    duration_max_ms = serializers.FloatField(allow_null=True)
+    fire_lag_p95_ms = serializers.FloatField(allow_null=True, help_text="started_at - tick, scheduled runs.")
+    last_success = LastRunSerializer(allow_null=True)
+    last_failure = LastRunSerializer(allow_null=True)
+    firing_seconds = serializers.FloatField(help_text="Time the alert was FIRING in the window (summed over "
+                                                      "alerts for /api/stats).")
 
 
 class DatasourceSerializer(serializers.ModelSerializer):

@@ -22,5 +22,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(permission_classes=signed_in), name="api-schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema", permission_classes=signed_in),
          name="api-docs"),
+    path("stats", views.StatsView.as_view(), name="stats"),
+    path("presets", views.PresetsView.as_view(), name="preset-list"),
     path("", include(router.urls)),
 ]

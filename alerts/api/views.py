@@ -5,13 +5,18 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
+from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
+from schedules.cron import PRESETS
 from schedules.models import Schedule
 
 from .. import recording, runner
 from ..models import Alert, Channel, Datasource, Execution, Notification, SilenceError, Trigger
+from ..stats import alert_stats, overall_stats
 from . import serializers as s
+from .permissions import ReadsStatistics
 from .running import start_run
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
@@ -19,6 +24,12 @@ NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 
 def _who(request) -> str:
     return f"api:{request.user.get_username()}"
+
+
+def stats_window(request):
+    query = s.StatsQuery(data=request.query_params)
+    query.is_valid(raise_exception=True)
+    return query.validated_data["window"]
 
 
 def filters(serializer_class, request) -> dict:
@@ -141,6 +152,14 @@ class AlertViewSet(viewsets.ModelViewSet):
         alert.unsilence(by=_who(request))
         return Response(s.AlertSerializer(alert).data)
 
+    @extend_schema(parameters=params_of(s.StatsQuery), responses=s.StatsSerializer)
+    @action(detail=True, methods=["get"], permission_classes=[ReadsStatistics])
+    def stats(self, request, name=None):
+        """The alert's runs, success and error rates, durations, fire lag, last success and failure and
+        time firing over a window (default: the last 24 hours)."""
+        alert = self.get_object()
+        return Response(s.StatsSerializer(alert_stats(alert, stats_window(request)).as_dict()).data)
+
     @extend_schema(responses=s.AlertSchedule)
     @action(detail=True, methods=["get"])
     def schedule(self, request, name=None):
@@ -217,3 +236,26 @@ class ScheduleViewSet(viewsets.ReadOnlyModelViewSet):
 
     queryset = Schedule.objects.prefetch_related("alerts").order_by("id")
     serializer_class = s.ScheduleSerializer
+
+
+class StatsView(APIView):
+    """Every alert's runs together over a window: the figures of GET /api/alerts/{name}/stats."""
+
+    permission_classes = [ReadsStatistics]
+
+    @extend_schema(parameters=params_of(s.StatsQuery), responses=s.StatsSerializer)
+    def get(self, request):
+        return Response(s.StatsSerializer(overall_stats(stats_window(request)).as_dict()).data)
+
+
+class PresetsView(APIView):
+    """The named schedules an alert may give instead of cron (schedules/cron.py PRESETS). No stored
+    data, like the schema: any signed-in user may read them (docs/security.md §3)."""
+
+    permission_classes = [IsAuthenticated]
+    pagination_class = None
+
+    @extend_schema(responses=s.Preset(many=True))
+    def get(self, request):
+        return Response(s.Preset([{"name": name, "cron": cron, "description": text}
+                                  for name, cron, text in PRESETS], many=True).data)

@@ -11,6 +11,7 @@ SUBCOMMANDS = [
     "run",
     "status",
     "history",
+    "stats",
     "enable",
     "disable",
     "silence",
@@ -22,6 +23,8 @@ SUBCOMMANDS = [
     "healthcheck",
     "test_channel",
     "sync_schedules",
+    "init",
+    "all_in_one",
 ]
 
 

@@ -12,13 +12,16 @@ help = "Run a stored alert now and print its outcome (exit 1 on ERROR or TIMEOUT
 def add_arguments(parser):
     parser.add_argument("alert", metavar="NAME", nargs="?", help="the alert's name (not with --file)")
     parser.add_argument("--dry-run", action="store_true", help="query and evaluate; change and send nothing")
-    # --file: run alerts straight from a file, storing nothing (alerts/cli/run_file.py).
+    # --file: alerts straight from a file, storing nothing; with --record, storing all (alerts/cli/run_file.py).
     parser.add_argument("--file", metavar="FILE", help="run the alerts of this file without storing anything")
     parser.add_argument("--alert", dest="file_alert", metavar="NAME", help="with --file: only this alert")
+    parser.add_argument("--record", action="store_true",
+                        help="with --file: apply the file's definitions (as apply does, without --prune), then "
+                             "run each enabled alert of it once now, recording the runs and sending notifications")
 
 
 def handle(options, out) -> int:
-    if options.get("file") or options.get("file_alert"):
+    if options.get("file") or options.get("file_alert") or options.get("record"):
         from .run_file import handle_file
 
         return handle_file(options, out)
@@ -36,6 +39,12 @@ def handle(options, out) -> int:
         if dry.evaluation.error:
             out.write(f"  error: {dry.evaluation.error}")
         return 1 if dry.status in (ExecutionStatus.ERROR, ExecutionStatus.TIMEOUT) else 0
+    return run_and_print(alert, out)
+
+
+def run_and_print(alert, out) -> int:
+    """Run a stored alert now, recorded as a CLI run (notifications go out as after any run), and print
+    the outcome; the exit code: 1 on ERROR or TIMEOUT, else 0."""
     execution = runner.run(alert, timezone.now(), Trigger.CLI)
     out.write(
         f"{alert.name}: {execution.status} (execution {execution.pk}, {execution.duration_ms or 0:.0f} ms, "

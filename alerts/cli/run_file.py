@@ -1,4 +1,4 @@
-"""`sentinel run --file FILE [--alert NAME] [--dry-run]`: run alerts straight from a file, storing nothing.
+"""`sentinel run --file FILE [--alert NAME] [--dry-run | --record]`: run the alerts of a file now.
 
 For CI of the alerts themselves. The file is applied inside a transaction that is
 always rolled back: the alerts run through the same runner, against the same
@@ -6,11 +6,16 @@ stored channels and datasources the file may refer to, and then every row it
 wrote disappears. Each alert is judged as new (no remembered state, no silence),
 so a breach reads as "firing". Without --dry-run the notifications it causes are
 really sent, once each, without retries; with --dry-run nothing is sent.
+
+With --record it is SQL Sentinel's `run CONFIG`: the file's definitions are applied
+(as `apply` does, without --prune; they then also run on their schedules) and each
+alert runs once now as a CLI run of the stored alert: executions recorded, state
+remembered, notifications sent as after any run.
 """
 
 import difflib
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from alerts import delivery, runner
@@ -28,6 +33,8 @@ class _RollBack(Exception):
 
 
 def handle_file(options, out) -> int:
+    if not options.get("file") and options.get("record"):
+        raise UsageError("--record goes with --file FILE: sentinel run --file FILE --record.")
     if not options.get("file"):
         raise UsageError("--alert NAME goes with --file FILE; for a stored alert write `sentinel run NAME`.")
     if options.get("alert"):
@@ -43,6 +50,10 @@ def handle_file(options, out) -> int:
         raise UsageError(f"No alert named {wanted!r} in {options['file']}.{hint}")
     # Like SQL Sentinel: all enabled alerts, or the one asked for even when disabled.
     names = [wanted] if wanted else [n for n, spec in config.alerts.items() if spec.settings["enabled"]]
+    if options.get("record"):
+        if options["dry_run"]:
+            raise UsageError("--record stores and sends, --dry-run neither: give one of them.")
+        return record_file(config, names, options["file"], out)
     code = 0
     try:
         with transaction.atomic():
@@ -59,6 +70,30 @@ def handle_file(options, out) -> int:
         pass
     out.write(f"Ran {len(names)} alert{'s' if len(names) != 1 else ''} from {options['file']}; nothing was stored"
               + (" and nothing sent." if options["dry_run"] else "."))
+    return code
+
+
+def record_file(config, names: list[str], path: str, out) -> int:
+    """Apply the file (no prune), then run each named alert once, recorded; the worst exit code of the runs."""
+    from .run import run_and_print
+
+    plan = make_plan(config)
+    if config.errors:
+        print_errors(config, out)
+        return 1
+    for line in plan.lines():
+        out.write(line)
+    if plan.has_changes:
+        try:
+            apply_plan(plan)
+        except IntegrityError:
+            out.write("Nothing was applied and nothing ran: the stored definitions changed while applying. "
+                      "Run it again.")
+            return 1
+    code = 0
+    for name in names:
+        code = max(code, run_and_print(Alert.objects.select_related("datasource", "schedule").get(name=name), out))
+    out.write(f"Ran {len(names)} alert{'s' if len(names) != 1 else ''} from {path}; each run was recorded.")
     return code
 
 

@@ -2,9 +2,9 @@
 
 Settings equal to their defaults are left out, so the file reads like one a person
 wrote. Secrets are masked (***); applying the file back keeps the stored values.
+The same definitions give the same bytes (no date in it, every list and mapping in a
+fixed order), so an export kept in git changes only when a definition does.
 """
-
-from datetime import datetime, timezone
 
 import yaml
 
@@ -48,8 +48,17 @@ def channel_item(channel: Channel) -> dict:
     item = {"name": channel.name, "kind": channel.kind}
     if not channel.enabled:
         item["enabled"] = False
-    item.update(mask_config(channel.kind, channel.config or {}))
+    # Sorted: the stored JSON's key order depends on the database (PostgreSQL's jsonb reorders).
+    item.update(_sorted(mask_config(channel.kind, channel.config or {})))
     return item
+
+
+def _sorted(value):
+    if isinstance(value, dict):
+        return {k: _sorted(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_sorted(v) for v in value]
+    return value
 
 
 def alert_item(alert: Alert) -> dict:
@@ -66,8 +75,8 @@ def alert_item(alert: Alert) -> dict:
         item["schedule"] = None
     else:
         item["schedule"] = schedule_text(alert.schedule)
-        if alert.schedule.timezone != "UTC":
-            item["timezone"] = alert.schedule.timezone
+        # Always written: applied where another default zone is set, the alert keeps its own.
+        item["timezone"] = alert.schedule.timezone
     for key, (_reader, default) in ALERT_SETTINGS.items():
         if key in ("description", "enabled"):
             continue
@@ -88,19 +97,24 @@ def alert_item(alert: Alert) -> dict:
     return item
 
 
+def _by_name(queryset) -> list:
+    # In Python, by code point: the database's collation (en_US, C, SQLite's) would order _ and - differently.
+    return sorted(queryset, key=lambda obj: obj.name)
+
+
 def export_data() -> dict:
     data = {
-        "datasources": [datasource_item(d) for d in Datasource.objects.order_by("name")],
-        "channels": [channel_item(c) for c in Channel.objects.order_by("name")],
-        "alerts": [alert_item(a) for a in Alert.objects.select_related("datasource", "schedule")
-                   .prefetch_related("channels").order_by("name")],
+        "datasources": [datasource_item(d) for d in _by_name(Datasource.objects.all())],
+        "channels": [channel_item(c) for c in _by_name(Channel.objects.all())],
+        "alerts": [alert_item(a) for a in _by_name(Alert.objects.select_related("datasource", "schedule")
+                                                   .prefetch_related("channels"))],
     }
     return {k: v for k, v in data.items() if v}
 
 
 def export_yaml() -> str:
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    header = (f"# Exported by Sentinel at {stamp}. `sentinel apply` this file to recreate these definitions;\n"
+    # No date or host in the header: two exports of the same definitions are byte-identical.
+    header = ("# Exported by Sentinel. `sentinel apply` this file to recreate these definitions;\n"
               "# secrets show as *** and keep their stored values when applied back.\n")
     body = yaml.dump(export_data(), Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)
     return header + (body if body.strip() != "{}" else "alerts: []\n")

@@ -1,10 +1,11 @@
 """Compare what the files define with what is stored, and make it so in one transaction.
 
 A plan lists every object with what would happen to it (create, update with the
-fields that differ, delete, unchanged). Applying writes only creates, updates and
-deletes, inside one transaction: a plan that cannot be applied entirely changes nothing.
+fields that differ, delete, disable, unchanged). Applying writes only creates, updates,
+disables and deletes, inside one transaction: a plan that cannot be applied entirely changes nothing.
 """
 
+import os
 from dataclasses import dataclass, field
 
 from django.db import transaction
@@ -14,7 +15,7 @@ from .files import Config, check_references
 from .redact import holds_mask, restore_url, unmask_config
 from .schema import ALERT_SETTINGS
 
-CREATE, UPDATE, DELETE, UNCHANGED = "create", "update", "delete", "unchanged"
+CREATE, UPDATE, DELETE, DISABLE, UNCHANGED = "create", "update", "delete", "disable", "unchanged"
 
 
 @dataclass
@@ -44,8 +45,9 @@ class Plan:
         return any(c.action != UNCHANGED for c in self.changes)
 
     def summary(self) -> str:
+        disabling = f"{self.count(DISABLE)} to disable, " if self.count(DISABLE) else ""
         return (f"Plan: {self.count(CREATE)} to create, {self.count(UPDATE)} to update, "
-                f"{self.count(DELETE)} to delete, {self.count(UNCHANGED)} unchanged.")
+                f"{self.count(DELETE)} to delete, {disabling}{self.count(UNCHANGED)} unchanged.")
 
     def lines(self) -> list[str]:
         return [str(c) for c in self.changes] + [self.summary()]
@@ -87,16 +89,28 @@ def _differing(wanted: dict, stored: dict) -> list[str]:
 # --- planning -----------------------------------------------------------------------------------
 
 
-def make_plan(config: Config, prune: bool = False) -> Plan:
-    """Work out the changes; problems that only the stored state reveals are added to config.errors."""
+def same_file(a: str, b: str) -> bool:
+    return a == b or os.path.abspath(a) == os.path.abspath(b)
+
+
+def make_plan(config: Config, prune: bool = False, *, only_from=None, disable_removed: bool = False) -> Plan:
+    """Work out the changes; problems that only the stored state reveals are added to config.errors.
+
+    Removed objects are those from a file (source_file set) that these files no longer define;
+    with `only_from` (watch mode), only those whose file is one of `only_from`. `prune` deletes
+    them; otherwise `disable_removed` disables removed alerts (they stop running, history stays)."""
     stored_ds = {d.name: d for d in Datasource.objects.all()}
     stored_ch = {c.name: c for c in Channel.objects.all()}
     stored_alerts = {a.name: a for a in Alert.objects.select_related("datasource", "schedule")
                      .prefetch_related("channels")}
 
+    def removed(obj, name: str, defined: dict) -> bool:
+        return bool(obj.source_file) and name not in defined and (
+            only_from is None or any(same_file(obj.source_file, f) for f in only_from))
+
     def kept(stored: dict, defined: dict) -> set[str]:
         # With --prune, objects from files that these files no longer define are going away.
-        return {n for n, o in stored.items() if not (prune and o.source_file and n not in defined)}
+        return {n for n, o in stored.items() if not (prune and removed(o, n, defined))}
 
     check_references(config, kept(stored_ds, config.datasources), kept(stored_ch, config.channels))
     changes: list[Change] = []
@@ -130,7 +144,7 @@ def make_plan(config: Config, prune: bool = False) -> Plan:
         for kind, stored, defined in (("alert", stored_alerts, config.alerts), ("channel", stored_ch, config.channels),
                                       ("datasource", stored_ds, config.datasources)):
             for name, obj in stored.items():
-                if obj.source_file and name not in defined:
+                if removed(obj, name, defined):
                     changes.append(Change(kind, name, DELETE, current=obj))
                     deleting[kind].add(name)
         for name in deleting["datasource"]:
@@ -140,6 +154,11 @@ def make_plan(config: Config, prune: bool = False) -> Plan:
                 config.errors.append(_plain_error(
                     f"--prune would delete datasource {name!r}, but alerts not from files still use it: "
                     f"{', '.join(sorted(users))}."))
+    elif disable_removed:
+        # Channels and datasources of removed alerts stay: without an alert they do nothing.
+        for name, alert in stored_alerts.items():
+            if alert.enabled and removed(alert, name, config.alerts):
+                changes.append(Change("alert", name, DISABLE, current=alert))
     return Plan(changes, prune)
 
 
@@ -182,6 +201,9 @@ def apply_plan(plan: Plan) -> None:
         for change in plan.changes:
             if change.kind == "alert" and change.action in (CREATE, UPDATE):
                 save_alert(change.spec, change.current, datasources, channels, source_file=change.spec.file)
+            elif change.kind == "alert" and change.action == DISABLE:
+                # The verb, not an update(): the beat mirror stops the alert at its next tick.
+                change.current.set_enabled(False, by=f"apply (no longer in {change.current.source_file})")
         for kind, model in (("alert", Alert), ("channel", Channel), ("datasource", Datasource)):
             names = [c.name for c in plan.changes if c.kind == kind and c.action == DELETE]
             for obj in model.objects.filter(name__in=names):

@@ -20,7 +20,8 @@ from ..validation import check_datasource_url, check_query
 from . import values as v
 from .values import Invalid
 
-ROOT_KEYS = ("database", "datasources", "channels", "alerts")
+# timezone: the zone of every alert of the file that names none (SQL Sentinel had one zone per daemon).
+ROOT_KEYS = ("database", "datasources", "channels", "alerts", "timezone")
 DATASOURCE_KEYS = ("name", "url", "timeout", "row_limit", "enabled")
 CHANNEL_KEYS = ("name", "kind", "enabled")  # plus the settings of its kind, side by side
 DEFAULT_DATASOURCE = "default"
@@ -267,17 +268,32 @@ def check_channel(item, path, problems: Problems, environ=None) -> ChannelSpec |
 # --- alerts -------------------------------------------------------------------------------------
 
 
-def check_schedule(text, timezone_name, path, problems: Problems) -> tuple | None:
+def default_timezone() -> str:
+    """The zone of an alert that names none, and whose file names none: the deployment's setting."""
+    return settings.SENTINEL_DEFAULT_TIMEZONE
+
+
+def check_timezone(value, path, problems: Problems) -> str | None:
+    from schedules.models import validate_timezone
+
+    try:
+        name = v.text(value, allow_empty=False).strip()
+        validate_timezone(name)
+    except (Invalid, ValidationError) as exc:
+        problems.add(path, " ".join(getattr(exc, "messages", [str(exc)])))
+        return None
+    return name
+
+
+def check_schedule(text, timezone_name, path, problems: Problems, default_tz: str | None = None) -> tuple | None:
+    """(cron, interval, zone): the alert's own zone, else default_tz (its file's), else the deployment's."""
     from schedules.cron import parse_schedule_text
-    from schedules.models import Schedule, validate_timezone
+    from schedules.models import Schedule
 
     ok = True
     if timezone_name is not None:
-        try:
-            validate_timezone(v.text(timezone_name, allow_empty=False))
-        except (Invalid, ValidationError) as exc:
-            problems.add(path + ("timezone",), " ".join(getattr(exc, "messages", [str(exc)])))
-            ok = False
+        timezone_name = check_timezone(timezone_name, path + ("timezone",), problems)
+        ok = timezone_name is not None
     if text is None:
         if timezone_name is not None and ok:
             problems.add(path + ("timezone",), "Has no effect without a schedule.")
@@ -289,7 +305,7 @@ def check_schedule(text, timezone_name, path, problems: Problems) -> tuple | Non
         return None
     if not ok:
         return None
-    tz = timezone_name or "UTC"
+    tz = timezone_name or default_tz or default_timezone()
     schedule = Schedule(cron=cron or "", interval_seconds=interval, timezone=tz)
     try:
         schedule.clean_fields(exclude=["timezone"])
@@ -301,8 +317,9 @@ def check_schedule(text, timezone_name, path, problems: Problems) -> tuple | Non
 
 
 def check_alert(item, path, problems: Problems, environ=None, inline_channels=None,
-                channels_key: str = "notify") -> AlertSpec | None:
-    """Check one alert. Inline notify entries become ChannelSpecs appended to inline_channels."""
+                channels_key: str = "notify", default_tz: str | None = None) -> AlertSpec | None:
+    """Check one alert. Inline notify entries become ChannelSpecs appended to inline_channels;
+    default_tz is the zone of its file (None: the deployment's SENTINEL_DEFAULT_TIMEZONE)."""
     if not isinstance(item, dict):
         problems.add(path, f"Must be a mapping with name, query and schedule, not {v.describe(item)}.")
         return None
@@ -335,7 +352,7 @@ def check_alert(item, path, problems: Problems, environ=None, inline_channels=No
                                            "(daily at 09:00, every 5 minutes), or null to run only on demand.")
         schedule = None
     else:
-        schedule = check_schedule(item["schedule"], item.get("timezone"), path, problems)
+        schedule = check_schedule(item["schedule"], item.get("timezone"), path, problems, default_tz)
 
     settings_ = {}
     for key, (reader, default) in ALERT_SETTINGS.items():
@@ -433,8 +450,9 @@ def check_document(data, problems: Problems, environ=None) -> Definitions:
                          f"channels:), not {v.describe(data)}.")
         return found
     unknown_keys(data, ROOT_KEYS, (), problems, "the top level")
-    if not any(k in data for k in ROOT_KEYS):
+    if not any(k in data for k in ROOT_KEYS if k != "timezone"):
         problems.add((), "The file defines nothing: give it alerts:, datasources:, channels: or database:.")
+    file_tz = check_timezone(data["timezone"], ("timezone",), problems) if "timezone" in data else None
     if "database" in data:
         spec = check_datasource(data["database"], ("database",), problems, environ, name=DEFAULT_DATASOURCE)
         if spec:
@@ -456,7 +474,8 @@ def check_document(data, problems: Problems, environ=None) -> Definitions:
             continue
         if isinstance(name, str):
             seen[name] = i
-        spec = check_alert(item, ("alerts", i), problems, environ, inline_channels=found.channels)
+        spec = check_alert(item, ("alerts", i), problems, environ, inline_channels=found.channels,
+                           default_tz=file_tz)
         if spec:
             found.alerts.append(spec)
     return found

@@ -113,6 +113,7 @@ admin GET authtoken_tokenproxy_delete             | superuser
 api GET api-root                                  | token-only viewer editor ds-manager superuser
 api GET api-schema                                | token-only viewer editor ds-manager superuser
 api GET api-docs                                  | token-only viewer editor ds-manager superuser
+api GET preset-list                               | token-only viewer editor ds-manager superuser
 api GET alert-list                                | viewer editor ds-manager superuser
 api POST alert-list                               | editor ds-manager superuser
 api GET alert-detail                              | viewer editor ds-manager superuser
@@ -120,6 +121,7 @@ api PUT alert-detail                              | editor ds-manager superuser
 api PATCH alert-detail                            | editor ds-manager superuser
 api DELETE alert-detail                           | editor ds-manager superuser
 api GET alert-schedule                            | viewer editor ds-manager superuser
+api GET alert-stats                               | viewer editor ds-manager superuser
 api POST alert-run                                | editor ds-manager superuser
 api POST alert-enable                             | editor ds-manager superuser
 api POST alert-disable                            | editor ds-manager superuser
@@ -135,11 +137,14 @@ api GET channel-list                              | viewer editor ds-manager sup
 api GET channel-detail                            | viewer editor ds-manager superuser
 api GET schedule-list                             | viewer editor ds-manager superuser
 api GET schedule-detail                           | viewer editor ds-manager superuser
+api GET stats                                     | viewer editor ds-manager superuser
 
 site GET silence-link                             | anonymous token-only viewer editor ds-manager superuser
 site POST silence-link                            | anonymous token-only viewer editor ds-manager superuser
 site GET healthz                                  | anonymous token-only viewer editor ds-manager superuser
 site GET readyz                                   | anonymous token-only viewer editor ds-manager superuser
+site GET health                                   | anonymous token-only viewer editor ds-manager superuser
+site GET ready                                    | anonymous token-only viewer editor ds-manager superuser
 site GET metrics                                  | anonymous token-only viewer editor ds-manager superuser
 site GET favicon                                  | anonymous token-only viewer editor ds-manager superuser
 """
@@ -195,6 +200,8 @@ def discovered() -> set[str]:
                 found.add(f"admin {'POST' if name in POSTED else 'GET'} {name}")
         elif prefix.startswith("api/"):
             for method in getattr(pattern.callback, "actions", None) or {"get": None}:
+                if method == "head":
+                    continue  # DRF adds head beside get to the shared actions at the first GET: GET's row holds
                 found.add(f"api {method.upper()} {name}")
         else:
             found |= {f"site {method} {name}" for method in SITE_METHODS.get(name, ("GET",))}
@@ -293,13 +300,14 @@ def _api_request(capability, api, w):
     _, method, name = capability.split()
     alert = w["alert"].name
     paths = {
-        "api-root": "/api/", "api-schema": "/api/schema/", "api-docs": "/api/docs/",
+        "api-root": "/api/", "api-schema": "/api/schema/", "api-docs": "/api/docs/", "preset-list": "/api/presets",
         "alert-list": "/api/alerts", "alert-detail": f"/api/alerts/{alert}",
         "execution-list": "/api/executions", "execution-detail": f"/api/executions/{w['execution'].pk}",
         "notification-list": "/api/notifications", "notification-detail": f"/api/notifications/{w['notification'].pk}",
         "datasource-list": "/api/datasources", "datasource-detail": f"/api/datasources/{w['datasource'].name}",
         "channel-list": "/api/channels", "channel-detail": f"/api/channels/{w['channel'].name}",
         "schedule-list": "/api/schedules", "schedule-detail": f"/api/schedules/{w['schedule'].pk}",
+        "stats": "/api/stats",
     }
     if name.startswith("alert-") and name not in paths:
         paths[name] = f"/api/alerts/{alert}/{name.removeprefix('alert-')}"
@@ -319,8 +327,8 @@ def _site_request(capability, web, w):
         token = make_token(w["alert"].pk, 1, "email", datetime.now(tz.utc))
         url = reverse("silence-link", args=[token])
         return web.post(url, {"who": "matrix"}) if method == "POST" else web.get(url)
-    if name == "readyz":
-        return web.get(reverse("readyz"), {"checks": "database"})
+    if name in ("readyz", "ready"):
+        return web.get(reverse(name), {"checks": "database"})
     return web.get(reverse(name))
 
 
