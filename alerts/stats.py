@@ -198,11 +198,13 @@ def _stats(executions, w: Window, alert_name: str | None, now: datetime) -> Stat
         stats.success_rate = _ratio(sum(stats.counts[s] for s in SUCCESS), stats.runs)
         stats.error_rate = _ratio(sum(stats.counts[s] for s in FAILURE), stats.runs)
     if "d_p95" in got:
-        d_p95, lag_p95 = got["d_p95"], got["lag_p95"] and got["lag_p95"].total_seconds()
+        d_p95, lag_p95 = got["d_p95"], got["lag_p95"]
     else:
         d_p95 = _percentile(rows.filter(status__in=QUERIED, duration_ms__isnull=False), F("duration_ms"), got["d_n"])
         lag_p95 = _percentile(rows.filter(trigger=Trigger.SCHEDULE).exclude(status=ExecutionStatus.RUNNING),
                               _lag(), got["lag_n"])
+    if isinstance(lag_p95, timedelta):  # a zero lag is a falsy timedelta: test the type, not the truth
+        lag_p95 = lag_p95.total_seconds()
     stats.duration_min_ms, stats.duration_max_ms = _ms(got["d_min"]), _ms(got["d_max"])
     stats.duration_avg_ms, stats.duration_p95_ms = _ms(got["d_avg"]), _ms(d_p95)
     stats.fire_lag_p95_ms = None if lag_p95 is None else round(lag_p95 * 1000, 1)

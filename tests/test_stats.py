@@ -109,6 +109,16 @@ def test_a_window_without_runs_has_no_rates_and_no_durations(level_alert, histor
     assert figures.last_success is None and figures.last_failure is None and figures.firing_seconds == 0
 
 
+def test_runs_that_all_started_on_the_tick_have_a_fire_lag_of_zero_not_an_error(level_alert, base, admin_client):
+    add(level_alert, base, [(m, S.OK, 10, 0.0, Trigger.SCHEDULE, OK, OK, "") for m in (0, 1, 2)])
+
+    figures = stats.alert_stats(level_alert, hour(base))
+
+    assert figures.runs == 3 and figures.fire_lag_p95_ms == 0
+    page = admin_client.get(reverse("admin:alerts_alert_change", args=[level_alert.pk]))
+    assert page.status_code == 200
+
+
 def test_overall_figures_add_every_alert_up(level_alert, history, base, make_alert):
     other = make_alert(level_alert.datasource, "SELECT 'OK' AS status", name="other")
     add(other, base, [(0, S.ALERT, 100, 1.0, Trigger.SCHEDULE, OK, F, ""),
