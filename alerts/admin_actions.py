@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 from . import runner
 from .admin_display import short_value
 from .models import Alert, Channel, Datasource, ExecutionStatus, SilenceError, Trigger
-from .querying import QueryError, run_query
+from .querying import QueryError, run_draft_query, run_query
 
 SILENCE_HOURS = (1, 4, 24)
 
@@ -222,11 +222,10 @@ def test_unsaved_connection_view(model_admin):
         if problems:
             context = {"ok": False, "problems": problems}
         else:
-            # pk None: the test gets an engine of its own, never the stored datasource's.
             draft = Datasource(name=form.cleaned_data.get("name") or "the new datasource",
                                url=form.cleaned_data["url"], timeout_seconds=form.cleaned_data["timeout_seconds"])
             try:
-                result = run_query(draft, "SELECT 1", row_limit=1)
+                result = run_draft_query(draft, "SELECT 1", row_limit=1)
             except QueryError as exc:  # its text is scrubbed of the URL and its password
                 context = {"ok": False, "said": f"Could not reach {draft.name}: {exc}"}
             else:

@@ -285,6 +285,13 @@ def restore_config(kind: str, incoming: dict, stored: dict | None) -> tuple[dict
     return out, problems
 
 
+MOVING_OPTIONS = {"host", "hostaddr", "port", "dbname", "database", "service", "servicefile", "unix_socket"}
+
+
+def _moving(parts: dict) -> list:
+    return sorted((o for o in parts["query"] if o[0].lower() in MOVING_OPTIONS), key=str)
+
+
 def restore_url(incoming: str, stored: str | None) -> tuple[str | None, str]:
     """A datasource URL sent back with *** where its password (or a query-string secret) was:
     (the URL with the stored secrets, '') at the same scheme, host, port and database; otherwise
@@ -300,6 +307,11 @@ def restore_url(incoming: str, stored: str | None) -> tuple[str | None, str]:
     if (new["scheme"], new["host"], new["path"]) != (old["scheme"], old["host"], old["path"]):
         return None, ("Enter the password again for the new host, port or database: *** stands for the "
                       "password stored for the old one.")
+    # Some query options move the connection as the host does (the drivers read them over it): while
+    # a *** stands in, they must stay as stored. Others (?sslmode=) may change.
+    if _moving(new) != _moving(old):
+        return None, ("Enter the password again for the new connection options: *** stands for the "
+                      "password stored for the old ones.")
     if new["password"] is not None and holds_mask(new["password"]):
         if old["password"] is None or mask_text(old["password"]) != new["password"]:
             return None, NO_STORED

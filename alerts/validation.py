@@ -26,7 +26,7 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from . import isolation
 from .querying import SHIPPED_DRIVERS, QueryError, QueryTimeout, run_query, single_statement
-from .secrets import MissingVariable, expand
+from .secrets import MissingVariable, expand, scrub
 from .sql_safety import first_keyword
 
 # --- offline: what can be saved ---------------------------------------------------------------
@@ -154,7 +154,8 @@ def _prepare(datasource, sql: str, timeout: float) -> Prepared:
     try:
         dialect = make_url(_connect_url(datasource)).get_backend_name()
     except (ArgumentError, ValueError, MissingVariable, NoSuchModuleError) as exc:
-        return Prepared(not_checked=f"cannot reach {datasource.name}: {_first_line(exc)}", unreachable=True)
+        # A parse error may quote the expanded URL: scrub what ${VAR} put there.
+        return Prepared(not_checked=f"cannot reach {datasource.name}: {scrub(_first_line(exc))}", unreachable=True)
     if dialect not in PREPARED_DIALECTS:
         return Prepared(not_checked=f"queries on {dialect} cannot be prepared without running them")
     if first_keyword(statement) in UNPREPARABLE:

@@ -33,6 +33,17 @@ def test_a_new_datasource_connects_before_it_is_saved(admin_client, sqlite_db):
     assert not Datasource.objects.exists()
 
 
+def test_a_tested_draft_leaves_no_connection_pool_behind(admin_client, sqlite_db):
+    """Typed-in credentials must not stay pooled in the web process, nor be shared between two people."""
+    from alerts import querying
+
+    before = set(querying._engines)
+    admin_client.post(NEW, form(sqlite_db[0]))
+    admin_client.post(NEW, form(sqlite_db[0], name="another"))
+
+    assert set(querying._engines) == before
+
+
 def test_a_failure_says_why_without_the_password(admin_client):
     response = admin_client.post(NEW, form("postgresql://reader:hunter2secret@127.0.0.1:1/nowhere"))
 

@@ -3,14 +3,16 @@
 
 from types import SimpleNamespace
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from schedules.cron import zone
+
 from ..config.export import schedule_text
 from ..config.plan import normal_keys
-from ..secrets import mask_config
 from ..config.schema import ALERT_SETTINGS, Problems, check_alert, unknown_keys
 from ..durations import DurationError, format_duration, parse_duration
 from ..models import (
@@ -30,6 +32,7 @@ from ..models import (
     State,
     Trigger,
 )
+from ..secrets import mask_config
 
 WRITABLE = ("name", "description", "enabled", "severity", "datasource", "query", "schedule", "timezone", "channels",
             *[k for k in ALERT_SETTINGS if k not in ("description", "enabled")])
@@ -216,18 +219,13 @@ class AlertSerializer(RefusesUnknownKeys, serializers.Serializer):
 
 def scheduled_runs(schedule, now) -> tuple[str | None, str | None]:
     """The tick after now and the latest at or before it, as ISO 8601 in the schedule's zone (beat's arithmetic)."""
-    from django.core.exceptions import ValidationError
-
-    from schedules.cron import zone
-
-    tz = zone(schedule.timezone)
-    upcoming = schedule.ticks(now, limit=1)
+    upcoming = schedule.upcoming(1, after=now)
     try:
         latest = schedule.latest_tick(now)
-    except ValidationError:  # nothing in the last four years
+    except DjangoValidationError:  # nothing in the last four years
         latest = None
-    return (upcoming[0].astimezone(tz).isoformat() if upcoming else None,
-            latest.astimezone(tz).isoformat() if latest else None)
+    tz = zone(schedule.timezone)
+    return (upcoming[0][0].isoformat() if upcoming else None, latest.astimezone(tz).isoformat() if latest else None)
 
 
 class Preset(serializers.Serializer):

@@ -253,7 +253,6 @@ class PresetsView(APIView):
     data, like the schema: any signed-in user may read them (docs/security.md §3)."""
 
     permission_classes = [IsAuthenticated]
-    pagination_class = None
 
     @extend_schema(responses=s.Preset(many=True))
     def get(self, request):

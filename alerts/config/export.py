@@ -12,7 +12,7 @@ from ..models import Alert, Channel, Datasource
 from .plan import normal_keys
 from ..secrets import mask_config, mask_url
 from .schema import ALERT_SETTINGS, DEFAULT_DATASOURCE
-from .values import format_duration
+from ..durations import format_duration
 
 
 class _Dumper(yaml.SafeDumper):

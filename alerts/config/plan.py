@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from ..models import Alert, Channel, Datasource
+from ..secrets import holds_mask, restore_config, restore_url
 from .files import Config, check_references
-from .redact import holds_mask, restore_url, unmask_config
 from .schema import ALERT_SETTINGS
 
 CREATE, UPDATE, DELETE, DISABLE, UNCHANGED = "create", "update", "delete", "disable", "unchanged"
@@ -128,7 +128,7 @@ def make_plan(config: Config, prune: bool = False, *, only_from=None, disable_re
     for name, spec in config.channels.items():
         current = stored_ch.get(name)
         if holds_mask(spec.config):
-            spec.config, lost = unmask_config(spec.kind, spec.config,
+            spec.config, lost = restore_config(spec.kind, spec.config,
                                               current.config if current and current.kind == spec.kind else None)
             for key, problem in lost:
                 config.error(spec.file, spec.path + (key.split(".")[0],), problem)

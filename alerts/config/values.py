@@ -3,7 +3,7 @@ that says what was expected; and the writers that turn stored values back into t
 
 from datetime import timedelta
 
-from ..durations import DurationError, format_duration, parse_duration  # noqa: F401  (format_duration: export, API)
+from ..durations import DurationError, parse_duration
 
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}

@@ -14,6 +14,7 @@ alerts/templates/alerts/notify/ are Sentinel's own and use the normal engine.
 """
 
 import contextvars
+import functools
 import re
 
 from django.conf import settings
@@ -111,6 +112,9 @@ def _source(text: str) -> str:
     return PLACEHOLDER.sub(lambda m: "{{ " + _PLACEHOLDER_VARIABLES[m.group(1)] + " }}", text)
 
 
+# Every notification of an alert renders the same text: compile it once per process. (The output
+# budget lives on each render's Context, so a compiled template is safe to share.)
+@functools.lru_cache(maxsize=1024)
 def compile_template(text: str):
     """The template, with every node's output counted while it renders; raises TemplateSyntaxError."""
     template = engine.from_string(_source(text))
