@@ -125,8 +125,11 @@ def test_the_all_in_one_migrates_applies_serves_schedules_runs_and_stops_whole(a
     assert http_get(f"{base}/health") == (200, '{"status": "healthy"}')
 
     # The release step applied the file (SENTINEL_CONFIG_FILES), as a migrating daemon's would be.
-    runs = wait_until(lambda: scheduled_runs(tmp_path / "var" / "sentinel.sqlite3", "every_ten_seconds"), 45,
-                      "beat and the worker to run the 10 s alert on its schedule", interval=0.5, log=process.log)
+    # On a loaded box the first tick may start after its grace and end MISSED, which is the promise
+    # too; the one asserted here is that ticks keep coming and a run answers OK.
+    runs = wait_until(lambda: [run for run in scheduled_runs(tmp_path / "var" / "sentinel.sqlite3",
+                                                             "every_ten_seconds") if run[0] == "OK"],
+                      60, "beat and the worker to run the 10 s alert on its schedule", interval=0.5, log=process.log)
     seconds_to_run = time.monotonic() - started
     assert runs[0][0] == "OK", runs
 
