@@ -5,15 +5,14 @@ notification from ever being sent again, however often its task is delivered.
 
 A worker that dies between the claim and the end of the send leaves the row
 SENDING, and nobody knows whether the receiver got it. recover_stalled() settles
-such rows: receivers that drop duplicates by key (webhook: Idempotency-Key,
-PagerDuty: dedup_key) get it again with the same key; the others (e-mail, Slack,
-Teams, log) are marked failed with an "outcome unknown" error rather than risk
-a second message. See docs/notifications.md.
+such rows: receivers that drop duplicates by key (the kinds whose notifier says
+drops_duplicates: webhook's Idempotency-Key, PagerDuty's dedup_key) get it again
+with the same key; the others (e-mail, Slack, Teams, log) are marked failed with
+an "outcome unknown" error rather than risk a second message. See docs/notifications.md.
 """
 
 import logging
 import random
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,13 +23,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .models import Channel, DeliveryAttempt, Notification, NotificationStatus
-from .notifiers import Message, NotifierError, notifier_for
+from .notifiers import Message, NotifierError, drops_duplicates, notifier_for
 from .secrets import scrub
 
 log = logging.getLogger("sentinel.delivery")
 
-# Kinds whose receivers drop a repeated message carrying the same key.
-RESENDABLE_KINDS = {"webhook", "pagerduty"}
 ERROR_CHARS = 2000
 
 
@@ -69,18 +66,18 @@ def deliver(notification_id: int) -> Delivery:
         return Delivery("skipped")
     notification = Notification.objects.select_related("channel", "alert").get(pk=notification_id)
     started, clock = timezone.now(), time.monotonic()
-    notifier, said = None, None
+    notifier, sent = None, None
     try:
         if not notification.channel.enabled:
             raise NotifierError(f"Channel {notification.channel.name} was disabled before delivery.", permanent=True)
         notifier = notifier_for(notification.channel)
-        said = notifier.send(notifier.fit(message_for(notification)))
+        sent = notifier.send(notifier.fit(message_for(notification)))
     except NotifierError as exc:
         error, permanent, code = str(exc), exc.permanent, exc.status_code
     except Exception as exc:  # a bug or an unexpected transport failure: retry, and keep the text
         error, permanent, code = f"{type(exc).__name__}: {exc}", False, None
     else:
-        error, permanent, code = "", False, _status_code(said)
+        error, permanent, code = "", False, sent.status_code
     if error and notifier is not None:
         error = scrub(error, notifier.secrets())
     DeliveryAttempt.objects.create(
@@ -100,11 +97,6 @@ def deliver(notification_id: int) -> Delivery:
                 notification.pk, notification.alert_id, notification.execution_id, notification.channel.name,
                 notification.attempts, delay, error)
     return Delivery("retry", retry_in=delay, error=error)
-
-
-def _status_code(said) -> int | None:
-    match = re.match(r"HTTP (\d{3})\b", said or "")
-    return int(match.group(1)) if match else None
 
 
 def _sent(notification: Notification) -> Delivery:
@@ -148,7 +140,8 @@ def recover_stalled(now: datetime | None = None) -> Recovery:
     stalled = Notification.objects.filter(status=NotificationStatus.SENDING, claimed_at__lt=cutoff)
     for n in stalled.select_related("channel"):
         lost = f"The worker stopped while sending (claimed {n.claimed_at:%Y-%m-%d %H:%M:%S} UTC)"
-        if n.channel.kind in RESENDABLE_KINDS and n.attempts < settings.SENTINEL_DELIVERY_MAX_ATTEMPTS:
+        resendable = drops_duplicates(n.channel.kind)
+        if resendable and n.attempts < settings.SENTINEL_DELIVERY_MAX_ATTEMPTS:
             changed = Notification.objects.filter(pk=n.pk, status=NotificationStatus.SENDING,
                                                   claimed_at=n.claimed_at).update(
                 status=NotificationStatus.PENDING, claimed_at=None, next_attempt_at=now,
@@ -156,7 +149,7 @@ def recover_stalled(now: datetime | None = None) -> Recovery:
             target = resent
             error = f"{lost}; outcome unknown, sent again with the same idempotency key."
         else:
-            why = ("it used its last attempt" if n.channel.kind in RESENDABLE_KINDS
+            why = ("it used its last attempt" if resendable
                    else f"a {n.channel.kind} receiver cannot drop a duplicate")
             changed = Notification.objects.filter(pk=n.pk, status=NotificationStatus.SENDING,
                                                   claimed_at=n.claimed_at).update(

@@ -21,7 +21,7 @@ from django.conf import settings
 from sqlalchemy.engine import Engine, make_url
 from sqlparse.exceptions import SQLParseError
 
-from . import isolation, sql_safety
+from . import isolation, sql_safety, tick_parameters
 from .secrets import MissingVariable, expand, scrub, secret_values
 
 log = logging.getLogger("sentinel.querying")
@@ -165,8 +165,12 @@ def _single_statement(sql: str) -> str:
     return statements[0]
 
 
-def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: int | None = None) -> QueryResult:
-    """Run one read-only statement; raise QueryTimeout or QueryError with a message free of secrets."""
+def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: int | None = None,
+              params: dict | None = None) -> QueryResult:
+    """Run one read-only statement; raise QueryTimeout or QueryError with a message free of secrets.
+
+    `params` are the tick parameters (alerts/ticks.py): bound by the driver when the statement uses
+    them; a statement that uses none is sent exactly as written, with no parameters at all."""
     timeout = float(timeout or datasource.timeout_seconds)
     # A row written by hand or by an old version may ask for more than the maximum.
     row_limit = min(int(row_limit or datasource.row_limit), settings.SENTINEL_ROW_LIMIT_MAX)
@@ -176,6 +180,7 @@ def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: 
         raise QueryError(str(exc)) from None
     secrets = secret_values(url) + [url]
     statement = single_statement(sql)
+    bound = _tick_parameters_of(statement, params)
     started = time.monotonic()
     try:
         engine = engine_for(datasource)
@@ -183,8 +188,14 @@ def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: 
             guard = _ReadOnlyGuard.for_dialect(conn, timeout)
             guard.begin()
             try:
-                options = {"no_parameters": True, "stream_results": guard.streams(statement)}
-                result = conn.execution_options(**options).exec_driver_sql(statement)
+                streams = guard.streams(statement)
+                if bound:
+                    values = tick_parameters.driver_values(conn.dialect.name, bound)
+                    text, args = tick_parameters.for_driver(statement, conn.dialect.paramstyle, values)
+                    result = conn.execution_options(stream_results=streams).exec_driver_sql(text, args)
+                else:
+                    options = {"no_parameters": True, "stream_results": streams}
+                    result = conn.execution_options(**options).exec_driver_sql(statement)
                 if not result.returns_rows:
                     raise QueryError("The statement returned no result set; alert queries must be a SELECT.")
                 columns = list(result.keys())
@@ -210,6 +221,19 @@ def run_query(datasource, sql: str, *, timeout: float | None = None, row_limit: 
     truncated = len(fetched) > row_limit
     rows = [tuple(json_safe(v) for v in row) for row in fetched[:row_limit]]
     return QueryResult(columns, rows, truncated=truncated, duration_ms=duration_ms, row_limit=row_limit)
+
+
+def _tick_parameters_of(statement: str, params: dict | None) -> dict | None:
+    """The tick parameters to bind, or None for a statement that uses none of them."""
+    if not tick_parameters.used(statement):
+        return None
+    problem = tick_parameters.unknown_problem(statement)
+    if problem:
+        raise QueryError(problem)
+    if params is None:
+        raise QueryError(f"The query uses {', '.join(':' + n for n in tick_parameters.used(statement))}: "
+                         "only a run for a tick binds them (a scheduled, manual or dry run).")
+    return params
 
 
 class _ReadOnlyGuard:

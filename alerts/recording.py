@@ -15,11 +15,12 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from . import dispatch
 from . import evaluation as ev
 from .bulk import update_rows
 from .evaluation import Evaluation, Outcome
 from .models import Alert, AlertState, Execution, ExecutionStatus, Notification, NotificationStatus, State
-from .notifiers.base import fit
+from .notifiers.payload import build as build_payload
 from .querying import QueryResult, cut_row
 from .states import InstanceState, Policy, transition
 
@@ -191,43 +192,19 @@ def _notify(events, now) -> list[Notification]:
                 payload=payload, created_at=now,
             ))
     created = Notification.objects.bulk_create(rows)
-    pending = [n.pk for n in created if n.status == NotificationStatus.PENDING]
-    if pending:
-        from .tasks import deliver
-
-        transaction.on_commit(lambda: [deliver.delay(pk) for pk in pending])
+    dispatch.deliver([n.pk for n in created if n.status == NotificationStatus.PENDING])  # once committed
     return created
 
 
 def message_payload(alert: Alert, execution: Execution, event: str, outcome: Outcome, state: AlertState) -> dict:
-    """What a message about this event says; fixed when the event happens, rendered per channel later."""
-    base = settings.SENTINEL_BASE_URL
-    # Stored and sent as is: at most SENTINEL_PAYLOAD_MAX_BYTES, whatever the query returned.
-    return fit({
-        "version": 1,
-        "event": event,
-        "alert": {"id": alert.pk, "name": alert.name, "description": alert.description, "severity": alert.severity},
-        "instance_key": outcome.key,
-        "state": state.state,
-        "value": outcome.value,
-        "threshold": outcome.threshold,
-        "context": outcome.context,
-        "error": outcome.message if outcome.kind == ev.ERROR else "",
-        "execution": {
-            "id": execution.pk,
-            "status": execution.status,
-            "scheduled_for": execution.scheduled_for.isoformat(),
-            "started_at": execution.started_at.isoformat(),
-            "columns": execution.columns,
-            "rows": execution.preview[:5],
-        },
-        # event_at also dates the message's signed silence links (alerts/links.py).
-        "times": {
-            "event_at": timezone.now().isoformat(),
-            "state_since": state.since.isoformat() if state.since else None,
-        },
-        "links": {
-            "alert": f"{base}/admin/alerts/alert/{alert.pk}/change/",
-            "execution": f"{base}/admin/alerts/execution/{execution.pk}/change/",
-        },
-    }, settings.SENTINEL_PAYLOAD_MAX_BYTES)
+    """What a message about this event says (the contract: alerts/notifiers/payload.py); fixed when
+    the event happens, rendered per channel later."""
+    return build_payload(
+        event, alert_id=alert.pk, alert_name=alert.name, description=alert.description, severity=alert.severity,
+        instance_key=outcome.key, state=state.state, value=outcome.value, threshold=outcome.threshold,
+        context=outcome.context, error=outcome.message if outcome.kind == ev.ERROR else "",
+        execution_id=execution.pk, execution_status=execution.status, scheduled_for=execution.scheduled_for,
+        started_at=execution.started_at, columns=execution.columns, rows=execution.preview,
+        state_since=state.since, alert_path=f"/admin/alerts/alert/{alert.pk}/change/",
+        execution_path=f"/admin/alerts/execution/{execution.pk}/change/",
+    )

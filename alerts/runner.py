@@ -5,7 +5,7 @@ runs the tick; everyone else does nothing. The fan-out hands a worker a batch of
 alerts of one schedule and datasource, so claims, checks and the recording are
 one statement per batch, not per alert (alerts/recording.py). State changes and
 the Notification rows they cause are committed together, and deliveries are
-enqueued only after that commit. A single run (manual, CLI, API) is a batch of one.
+enqueued only after that commit (alerts/dispatch.py). A single run (manual, CLI, API) is a batch of one.
 """
 
 import enum
@@ -216,16 +216,6 @@ def _hand_back(rest: list[tuple[Alert, Execution, Claim]]) -> list[int]:
         lease_expires_at=timezone.now(), attempts=F("attempts") - 1)
     log.info("batch ran out of time; %d run(s) handed back to the queue", len(rest))
     return [a.pk for a, _, _ in rest]
-
-
-def seconds_until_resumable(alert_id: int, scheduled_for: datetime) -> float | None:
-    """If the tick is still RUNNING under someone's lease, how long until it may be taken over."""
-    lease = (
-        Execution.objects.filter(alert_id=alert_id, scheduled_for=scheduled_for, status=ExecutionStatus.RUNNING)
-        .values_list("lease_expires_at", flat=True)
-        .first()
-    )
-    return None if lease is None else _seconds_left(lease)
 
 
 def _seconds_left(lease: datetime) -> float:

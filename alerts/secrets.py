@@ -118,8 +118,6 @@ _SECRET_NAME = re.compile(r"pass|pwd|secret|token|key|auth|credential|signature|
                           r"dsn", re.IGNORECASE)
 # Headers whose values say nothing secret; every other header value is masked.
 SAFE_HEADERS = {"content-type", "accept", "user-agent", "x-request-id"}
-# A channel's destination: where its stored secrets go. Changing one needs the secrets again.
-DESTINATION_KEYS = ("url", "webhook_url", "routing_key")
 
 
 def is_secret_name(name: str) -> bool:
@@ -206,16 +204,11 @@ def mask_headers(headers: dict) -> dict:
     return {name: (value if name.lower() in SAFE_HEADERS else mask_secret(value)) for name, value in headers.items()}
 
 
-def secret_fields(kind: str) -> set[str]:
-    from .notifiers import NOTIFIERS
-
-    return set(getattr(NOTIFIERS.get(kind), "secret_fields", ()))
-
-
-def mask_config(kind: str, config: dict) -> dict:
+def mask_config(config: dict, secret_fields=()) -> dict:
     """A channel's settings as anyone may see them: secret fields and headers masked, URLs' passwords
-    and query-string secrets masked, the rest as stored."""
-    secret = secret_fields(kind)
+    and query-string secrets masked, the rest as stored. The kind's secret fields are its notifier's
+    word: callers go through alerts.notifiers.mask_config(kind, config)."""
+    secret = set(secret_fields)
     out = {}
     for key, value in (config or {}).items():
         if key == "headers" and isinstance(value, dict):
@@ -254,12 +247,17 @@ NEW_DESTINATION = "Enter the secrets again for the new URL: *** stands for a sec
 NO_STORED = "Holds a masked secret (***), and no stored value has it: write the real value or a ${VAR} reference."
 
 
-def restore_config(kind: str, incoming: dict, stored: dict | None) -> tuple[dict, list[tuple[str, str]]]:
+def restore_config(incoming: dict, stored: dict | None, secret_fields=(),
+                   destinations=None) -> tuple[dict, list[tuple[str, str]]]:
     """`incoming` with each value that equals the stored value's mask replaced by the stored value;
-    (config, [(key, problem)]). Stored secrets never go to a destination (url, webhook_url,
-    routing_key) other than the stored one: then every restored key is a problem."""
+    (config, [(key, problem)]). Stored secrets never go to a destination (the keys saying where a
+    channel posts: url, webhook_url, routing_key; None: every key) other than the stored one: then
+    every restored key is a problem. Callers go through alerts.notifiers.restore_config(kind, ...),
+    which names the kind's own secret and destination fields (alerts/notifiers/base.py Setting)."""
     stored = stored or {}
-    shown = mask_config(kind, stored)
+    if destinations is None:
+        destinations = set(incoming) | set(stored)
+    shown = mask_config(stored, secret_fields)
     out, problems, restored = {}, [], []
     for key, value in incoming.items():
         if not holds_mask(value):
@@ -280,7 +278,7 @@ def restore_config(kind: str, incoming: dict, stored: dict | None) -> tuple[dict
             restored.append(key)
         else:
             problems.append((key, NO_STORED))
-    if restored and any(out.get(k) != stored.get(k) for k in DESTINATION_KEYS):
+    if restored and any(out.get(k) != stored.get(k) for k in destinations):
         problems += [(key, NEW_DESTINATION) for key in restored]
     return out, problems
 

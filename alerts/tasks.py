@@ -1,16 +1,28 @@
-"""Thin Celery tasks: load ids, call the plain functions that tests call directly."""
+"""Thin Celery tasks: load ids, call the plain functions that tests call directly.
+
+Every task lives here, and nothing below imports them: the engine enqueues by task
+name through alerts/dispatch.py. The names are what queued messages and beat's
+entries carry, so they never change (schedules.fire_schedule kept the name of the
+app it was born in).
+"""
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils.dateparse import parse_datetime
 
-from . import delivery, runner
+from . import delivery, dispatch, fanout, queued_runs, runner
 from .models import Trigger
 
 # A run whose connection to Sentinel's own database broke is tried again this often, this many
 # times (a minute of outage); past that the reaper finishes its execution as abandoned.
 DB_RETRY_SECONDS = 2
 DB_RETRIES = 30
+
+
+@shared_task(name="schedules.fire_schedule", ignore_result=True)
+def fire_schedule(schedule_id: int) -> None:
+    """One tick of a schedule, as beat sends it: the fan-out to its alerts."""
+    fanout.fire_schedule(schedule_id)
 
 
 @shared_task(name="alerts.run_alerts", acks_late=True, bind=True, max_retries=DB_RETRIES)
@@ -39,31 +51,28 @@ def _run_tick(task, alert_ids: list[int], scheduled_for: str) -> None:
             close_old_connections()  # still down: the retry waits out the lease instead
         raise task.retry(exc=exc, countdown=DB_RETRY_SECONDS)
     if batch.handed_back:
-        run_alerts.delay(batch.handed_back, scheduled_for)
+        dispatch.run_alerts([batch.handed_back], tick)
     if batch.busy:
         # Another worker holds these ticks, or held them and died: look again when the leases end.
-        run_alerts.apply_async((sorted(batch.busy), scheduled_for), countdown=max(batch.busy.values()))
+        dispatch.run_alerts([sorted(batch.busy)], tick, countdown=max(batch.busy.values()))
 
 
 @shared_task(name="alerts.run_claimed", acks_late=True)
 def run_claimed(execution_id: int) -> None:
-    from .api.running import run_queued
-
-    run_queued(execution_id, task_id=run_claimed.request.id or "")
+    queued_runs.run_queued(execution_id, task_id=run_claimed.request.id or "")
 
 
 @shared_task(name="alerts.deliver", acks_late=True)
 def deliver(notification_id: int) -> None:
     outcome = delivery.deliver(notification_id)
     if outcome.retry_in is not None:
-        deliver.apply_async((notification_id,), countdown=outcome.retry_in)
+        dispatch.deliver([notification_id], countdown=outcome.retry_in)
 
 
 @shared_task(name="alerts.recover_deliveries")
 def recover_deliveries() -> None:
     recovery = delivery.recover_stalled()
-    for notification_id in recovery.resent + recovery.requeued:
-        deliver.delay(notification_id)
+    dispatch.deliver(recovery.resent + recovery.requeued)
 
 
 @shared_task(name="alerts.prune_history")
@@ -76,3 +85,10 @@ def prune_history() -> None:
 @shared_task(name="alerts.reap_abandoned")
 def reap_abandoned() -> None:
     runner.reap_abandoned()
+
+
+@shared_task(name="alerts.roll_up_history")
+def roll_up_history() -> None:
+    from . import rollups
+
+    rollups.roll_up()

@@ -21,6 +21,7 @@ import threading
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils import timezone
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
@@ -28,6 +29,7 @@ from . import isolation
 from .querying import SHIPPED_DRIVERS, QueryError, QueryTimeout, run_query, single_statement
 from .secrets import MissingVariable, expand, scrub
 from .sql_safety import first_keyword
+from .tick_parameters import NAMES, unknown_problem
 
 # --- offline: what can be saved ---------------------------------------------------------------
 
@@ -41,7 +43,9 @@ def check_query(sql: str) -> list[str]:
         single_statement(sql or "")
     except QueryError as exc:
         return [str(exc)]
-    return []
+    # Refused at save, not only at run: a misspelt :windw_start would page people at every tick.
+    problem = unknown_problem(sql)
+    return [problem] if problem else []
 
 
 def validate_query(sql: str) -> None:
@@ -161,7 +165,10 @@ def _prepare(datasource, sql: str, timeout: float) -> Prepared:
     if first_keyword(statement) in UNPREPARABLE:
         return Prepared(not_checked=f"a {first_keyword(statement)} statement cannot be prepared")
     try:
-        run_query(datasource, f"EXPLAIN {statement}", timeout=timeout, row_limit=1)
+        # Planning needs values of the right type, not the tick's: the same instant for each.
+        now = timezone.now()
+        run_query(datasource, f"EXPLAIN {statement}", timeout=timeout, row_limit=1,
+                  params={name: now for name in NAMES})
     except QueryTimeout:
         return Prepared(not_checked=f"{datasource.name} did not plan the query within {timeout:g} s")
     except QueryError as planned:

@@ -90,9 +90,9 @@ def setup(n: int, s: int, database: str, env: dict, source_kind: str) -> None:
     import django
 
     django.setup()
+    from alerts.mirror import reconcile
     from alerts.models import Alert, Datasource
     from schedules.models import Schedule
-    from schedules.sync import reconcile
 
     source = Path(env["SENTINEL_VAR_DIR"]) / "bench-source.sqlite3"
     source.parent.mkdir(parents=True, exist_ok=True)
@@ -238,7 +238,7 @@ def main() -> None:
         }
         if opts.beat_only:
             # What a worker's fire_schedule costs for one schedule: record the tick, publish its alerts.
-            from schedules import fanout
+            from alerts import fanout
 
             target = Schedule.objects.order_by("-pk").first()
             started = time.perf_counter()

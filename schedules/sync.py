@@ -1,6 +1,9 @@
 """The mirror: each Schedule with at least one enabled alert has exactly one
 django-celery-beat PeriodicTask that runs `schedules.fire_schedule(schedule_id)`.
 
+Which schedules have an enabled alert is the caller's to say (alerts/mirror.py):
+the clock knows nothing of alerts.
+
 A PeriodicTask is saved only when what beat needs really changed, because beat
 reloads every entry on any PeriodicTask change.
 """
@@ -52,14 +55,13 @@ def _clock(schedule: Schedule) -> dict:
     return {"interval": None, "crontab": crontab}
 
 
-def sync_schedule(schedule_id: int) -> str:
-    """Bring one schedule's PeriodicTask in line; returns created/updated/deleted/unchanged."""
-    from alerts.models import Alert
-
+def sync_schedule(schedule_id: int, wanted: bool) -> str:
+    """Bring one schedule's PeriodicTask in line: present when `wanted` (the schedule has an enabled
+    alert) and the schedule exists, absent otherwise. Returns created/updated/deleted/unchanged."""
     with transaction.atomic():
         schedule = Schedule.objects.filter(pk=schedule_id).first()
         existing = PeriodicTask.objects.filter(name=task_name(schedule_id)).first()
-        wanted = schedule is not None and Alert.objects.filter(schedule_id=schedule_id, enabled=True).exists()
+        wanted = wanted and schedule is not None
         if not wanted:
             if existing is None:
                 return "unchanged"
@@ -82,8 +84,9 @@ def sync_schedule(schedule_id: int) -> str:
         return "updated" if existing else "created"
 
 
-def reconcile(fix: bool = True) -> list[str]:
-    """Compare every Schedule with the PeriodicTasks; report (and with fix, repair) what drifted."""
+def reconcile(wanted: set[int], fix: bool = True) -> list[str]:
+    """Compare every Schedule with the PeriodicTasks, `wanted` being the ids of the schedules that have
+    an enabled alert; report (and with fix, repair) what drifted."""
     report = []
     schedule_ids = set(Schedule.objects.values_list("pk", flat=True))
     for task in PeriodicTask.objects.filter(name__startswith=PREFIX):
@@ -94,21 +97,21 @@ def reconcile(fix: bool = True) -> list[str]:
                 task.delete()
     for sid in sorted(schedule_ids):
         if fix:
-            result = sync_schedule(sid)
+            result = sync_schedule(sid, sid in wanted)
             if result != "unchanged":
                 report.append(f"{DRIFT[result]}: {task_name(sid)} ({result})")
         else:
-            result = _drift(sid)
+            result = _drift(sid, sid in wanted)
             if result:
                 report.append(f"{result}: {task_name(sid)}")
     return report
 
 
-def _drift(schedule_id: int) -> str:
+def _drift(schedule_id: int, wanted: bool) -> str:
     """What sync_schedule would do, without doing it (run in a transaction that is rolled back)."""
     try:
         with transaction.atomic():
-            result = sync_schedule(schedule_id)
+            result = sync_schedule(schedule_id, wanted)
             raise _Rollback(result)
     except _Rollback as done:
         return DRIFT.get(done.result, "")

@@ -1,24 +1,21 @@
-"""Is Sentinel alive, and is it able to do its work?
+"""Is Sentinel able to do its work? Readiness: the report of /readyz, /ready and
+`sentinel healthcheck` (the URLs are sentinel_project/probes.py).
 
-/healthz answers "the process serves requests" and touches nothing else: it is
-what a load balancer or a liveness probe asks. /readyz (and `sentinel
-healthcheck`) asks every part a firing needs: the database, the broker, a beat
-that ticks, a worker alive on every queue, a queue that drains. Each check runs in its
-own thread under one deadline, so a hung peer makes the answer "fail", never a
-hung request.
+It asks every part a firing needs: the database, the broker, a beat that ticks, a
+worker alive on every queue, a queue that drains. Each check runs in its own thread
+under one deadline, so a hung peer makes the answer "fail", never a hung request.
 """
 
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from urllib.parse import urlparse
 
 from django.conf import settings
 from django.db import close_old_connections, connection
-from django.http import JsonResponse
 from django.utils import timezone
+
+from .broker import broker_is_redis, queue_names, queue_stats, redis_client
 
 CHECKS = ("database", "broker", "beat", "workers", "queues")
 # How long one readiness answer may take, all checks together.
@@ -30,23 +27,6 @@ class Check:
     ok: bool | None  # None: could not be checked here (not counted as a failure)
     detail: str = ""
     data: dict = field(default_factory=dict)
-
-
-def queue_names() -> list[str]:
-    """Sentinel's queues: every one needs a worker that consumes it."""
-    routes = getattr(settings, "CELERY_TASK_ROUTES", {}) or {}
-    names = {settings.CELERY_TASK_DEFAULT_QUEUE} | {r["queue"] for r in routes.values() if "queue" in r}
-    return sorted(names | {q.name for q in getattr(settings, "CELERY_TASK_QUEUES", ())})
-
-
-def broker_is_redis() -> bool:
-    return urlparse(settings.CELERY_BROKER_URL).scheme in ("redis", "rediss")
-
-
-def redis_client():
-    import redis
-
-    return redis.Redis.from_url(settings.CELERY_BROKER_URL, socket_timeout=1.5, socket_connect_timeout=1.5)
 
 
 def _safe(exc: BaseException) -> str:
@@ -142,34 +122,6 @@ def check_workers(broker_ok: bool = True) -> Check:
     return Check(True, data=data)
 
 
-def queue_stats() -> dict[str, dict]:
-    """Depth and oldest message age of each queue (Redis only: LLEN and one LINDEX per queue)."""
-    client = redis_client()
-    stats, now = {}, time.time()
-    try:
-        for name in queue_names():
-            depth = client.llen(name)
-            age = None
-            if depth:
-                # kombu LPUSHes and pops from the right: the oldest message is the last element.
-                sent_at = message_sent_at(client.lindex(name, -1))
-                age = None if sent_at is None else round(max(0.0, now - sent_at), 1)
-            stats[name] = {"depth": depth, "oldest_age_seconds": age}
-    finally:
-        client.close()
-    return stats
-
-
-def message_sent_at(raw: bytes | None) -> float | None:
-    if not raw:
-        return None
-    try:
-        sent_at = json.loads(raw).get("headers", {}).get("sentinel_sent_at")
-        return float(sent_at) if sent_at is not None else None
-    except (ValueError, TypeError, AttributeError):
-        return None
-
-
 def check_queues(broker_ok: bool = True) -> Check:
     if not broker_is_redis():
         return Check(None, "queue depth is only read from a Redis broker")
@@ -232,39 +184,6 @@ def parse_checks(raw: str | None) -> list[str] | None:
     return names
 
 
-def healthz(request):
-    return JsonResponse({"status": "ok"})
-
-
-def readyz(request):
-    try:
-        only = parse_checks(request.GET.get("checks") or settings.SENTINEL_READY_CHECKS)
-    except ValueError as exc:
-        return JsonResponse({"status": "fail", "error": f"checks: {exc}"}, status=400)
-    report = readiness(only)
-    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
-
-
-# --- SQL Sentinel's probe URLs, so probes configured for its daemon keep working ---------------
-
-
-def health(request):
-    """SQL Sentinel's /health: /healthz in its words. Liveness only, as /healthz: the web process does not
-    run the schedule, so a stopped beat must not get web restarted; probes for that ask /ready."""
-    return JsonResponse({"status": "healthy"})
-
-
-def ready(request):
-    """SQL Sentinel's /ready: /readyz's checks and status code, in its shape ({"status": "healthy" |
-    "unhealthy", "checks": {"scheduler": ..., "state_database": ...}}), with /readyz's report beside it."""
-    try:
-        only = parse_checks(request.GET.get("checks") or settings.SENTINEL_READY_CHECKS)
-    except ValueError as exc:
-        return JsonResponse({"status": "unhealthy", "error": f"checks: {exc}"}, status=400)
-    report = readiness(only)
-    return JsonResponse(as_sqlsentinel(report), status=200 if report["status"] == "ok" else 503)
-
-
 def as_sqlsentinel(report: dict) -> dict:
     """/readyz's report in SQL Sentinel's words: its scheduler is Sentinel's beat and workers (both are
     needed for an alert to run), its state database is Sentinel's database."""
@@ -299,23 +218,3 @@ def as_sqlsentinel(report: dict) -> dict:
     return {"status": "healthy" if report["status"] == "ok" else "unhealthy",
             "checks": {"scheduler": scheduler, "state_database": state_database},
             "sentinel": report}
-
-
-class ProbeMiddleware:
-    """Serve the probe URLs first, without Django's Host check.
-
-    Load balancers, Docker and Kubernetes probe by IP address, which
-    ALLOWED_HOSTS rightly refuses for everything else."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-        from . import metrics
-
-        self.views = {"/healthz": healthz, "/readyz": readyz, "/metrics": metrics.metrics,
-                      "/health": health, "/ready": ready}
-
-    def __call__(self, request):
-        view = self.views.get(request.path_info)
-        if view is not None and request.method in ("GET", "HEAD"):
-            return view(request)
-        return self.get_response(request)

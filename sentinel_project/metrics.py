@@ -27,6 +27,10 @@ from prometheus_client.core import GaugeHistogramMetricFamily, GaugeMetricFamily
 # 0.0.4: the text format every Prometheus release parses.
 from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
 
+from schedules.leader import beat_heartbeat_age
+
+from . import broker
+
 DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 LAG_BUCKETS = (0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600)
 
@@ -111,25 +115,18 @@ class SentinelCollector:
         return GaugeHistogramMetricFamily(name, documentation, buckets=buckets, gsum_value=max(0.0, seconds))
 
     def collect_beat(self):
-        from . import health
-
-        try:
-            age = health.beat_heartbeat_age()
-        except ImportError:
-            return
+        age = beat_heartbeat_age()
         yield GaugeMetricFamily(
             "sentinel_beat_heartbeat_age_seconds",
             "Seconds since beat last recorded its heartbeat (NaN: never).",
             value=math.nan if age is None else age)
 
     def collect_queues(self):
-        from . import health
-
-        if not health.broker_is_redis():
+        if not broker.broker_is_redis():
             return
         up = GaugeMetricFamily("sentinel_broker_up", "1 when the broker answered this scrape.")
         try:
-            stats = health.queue_stats()
+            stats = broker.queue_stats()
         except Exception:
             up.add_metric([], 0)
             yield up

@@ -46,7 +46,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Answers /healthz, /readyz, /metrics (and SQL Sentinel's /health, /ready) before the Host check:
     # probes come by IP.
-    "sentinel_project.health.ProbeMiddleware",
+    "sentinel_project.probes.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Serves the admin's static files from gunicorn: no separate web server needed.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -357,9 +357,14 @@ SENTINEL_METRICS_TOKEN = envsecret("SENTINEL_METRICS_TOKEN")
 SENTINEL_METRICS_WINDOW_SECONDS = envint("SENTINEL_METRICS_WINDOW_SECONDS", 300)
 # Executions (with their notifications) older than this are pruned; Alert.retention_days overrides.
 SENTINEL_RETENTION_DAYS = envint("SENTINEL_RETENTION_DAYS", 90)
+# Beyond this many days only what people look back for is kept (non-OK runs, state changes, runs
+# that notified; alerts/retention.py): plain OK runs live on in the hourly rollups. >= the retention: all kept.
+SENTINEL_RAW_HISTORY_DAYS = envint("SENTINEL_RAW_HISTORY_DAYS", 7)
 SENTINEL_RETENTION_BATCH_SIZE = envint("SENTINEL_RETENTION_BATCH_SIZE", 500)
 # One pruning run stops after this long and carries on at its next run.
 SENTINEL_RETENTION_MAX_SECONDS = envint("SENTINEL_RETENTION_MAX_SECONDS", 120)
+# Hourly rollups of the executions (alerts/rollups.py), which back the statistics, are kept this long.
+SENTINEL_ROLLUP_RETENTION_DAYS = envint("SENTINEL_ROLLUP_RETENTION_DAYS", 400)
 
 # --- config files kept in step (docs/config.md "Watching files") ---
 # Alert files (colon- or comma-separated paths) that the beat process applies at start and again on

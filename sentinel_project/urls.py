@@ -7,8 +7,8 @@ from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_safe
 
 import alerts
-from alerts import silence_views
-from sentinel_project import health, metrics
+from alerts import views as link_views
+from sentinel_project import metrics, probes
 
 admin.site.site_header = "Sentinel"
 admin.site.site_title = "Sentinel"
@@ -27,12 +27,12 @@ def favicon(request):
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", include("alerts.api.urls")),
-    path("silence/<str:token>/", silence_views.silence_link, name="silence-link"),
-    path("healthz", health.healthz, name="healthz"),
-    path("readyz", health.readyz, name="readyz"),
-    # SQL Sentinel's probe URLs (sentinel_project/health.py).
-    path("health", health.health, name="health"),
-    path("ready", health.ready, name="ready"),
+    path("silence/<str:token>/", link_views.silence_link, name="silence-link"),
+    path("healthz", probes.healthz, name="healthz"),
+    path("readyz", probes.readyz, name="readyz"),
+    # SQL Sentinel's probe URLs (sentinel_project/probes.py).
+    path("health", probes.sqlsentinel_health, name="health"),
+    path("ready", probes.sqlsentinel_ready, name="ready"),
     path("metrics", metrics.metrics, name="metrics"),
     path("favicon.ico", favicon, name="favicon"),
 ]

@@ -5,8 +5,9 @@ import pytest
 from django.urls import NoReverseMatch, reverse
 from django_celery_beat.models import PeriodicTask
 
+from alerts.mirror import sync_schedule
 from schedules.models import Schedule
-from schedules.sync import sync_schedule, task_name
+from schedules.sync import task_name
 from tests.factories import LEVEL_QUERY
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 import pytest
 from django.urls import reverse
 
-from alerts.admin_display import when
+from alerts.admin.display import when
 from alerts.models import Channel, DeliveryAttempt, Execution, Notification
 from tests.factories import LEVEL_QUERY
 

@@ -18,8 +18,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from alerts import links
+from alerts.fanout import fire_schedule
 from alerts.models import Alert, Execution, Notification, NotificationStatus
-from schedules.fanout import fire_schedule
 from schedules.models import Schedule
 from schedules.sync import task_name
 from tests.factories import LEVEL_QUERY, sentinel

@@ -7,7 +7,7 @@ from datetime import timezone as dt_timezone
 import pytest
 from django.utils import timezone
 
-from alerts.api.running import run_queued
+from alerts.queued_runs import run_queued
 from alerts.models import Alert, Execution, ExecutionStatus, Notification, Trigger
 from schedules.models import Schedule
 from tests.api_helpers import admin_token, api, level  # noqa: F401 (fixtures)
@@ -34,7 +34,7 @@ def test_run_answers_202_with_the_execution_id_and_the_worker_runs_it(api, level
 
 
 def test_a_queued_run_delivered_twice_runs_once(level):
-    from alerts.api.running import start_run
+    from alerts.queued_runs import start_run
 
     alert, _ = level
     execution = start_run(alert)  # inside the test transaction: the task waits for a commit that never comes

@@ -11,8 +11,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from alerts import runner
+from alerts.fanout import batches, fire_schedule
 from alerts.models import AlertState, Execution, ExecutionStatus, Notification, State, Trigger
-from schedules.fanout import batches, fire_schedule
 from schedules.models import Schedule
 from tests.factories import LEVEL_QUERY
 

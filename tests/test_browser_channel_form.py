@@ -4,7 +4,7 @@ saves and its secret shows as *** (harness: tests/browser_helpers.py)."""
 
 import json
 
-from alerts.channel_admin import kind_template
+from alerts.admin.forms import kind_template
 from alerts.models import Channel
 from tests.browser_helpers import BROWSER, browser_page, expect, log_in, saved_message  # noqa: F401  (fixture)
 

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta, timezone as tz
 import pytest
 
 from alerts import runner
+from alerts.fanout import fire_schedule
 from alerts.models import Execution, ExecutionStatus, Trigger
 from schedules import leader
-from schedules.fanout import fire_schedule
 from schedules.models import FiredTick, Schedule
 from tests.factories import LEVEL_QUERY
 
@@ -88,14 +88,15 @@ def test_abandoned_execution_is_resumed_and_finished_once_its_lease_expires(sqli
     tick = datetime.now(tz.utc).replace(microsecond=0)
     _, ghost = runner.claim_tick(alert, tick, Trigger.SCHEDULE)
 
-    assert runner.run(alert, tick, Trigger.SCHEDULE) is None  # its worker may still be at it
-    assert runner.seconds_until_resumable(alert.pk, tick) > 1
+    waiting = runner.run_many([alert], tick, Trigger.SCHEDULE)  # its worker may still be at it
+    assert waiting.executions == {} and waiting.busy[alert.pk] > 1  # looked at again once the lease ends
     Execution.objects.filter(pk=ghost.pk).update(lease_expires_at=datetime.now(tz.utc) - timedelta(seconds=1))
 
     finished = runner.run(alert, tick, Trigger.SCHEDULE)
 
     assert finished.pk == ghost.pk and finished.status == ExecutionStatus.OK and finished.attempts == 2
-    assert runner.seconds_until_resumable(alert.pk, tick) is None
+    again = runner.run_many([alert], tick, Trigger.SCHEDULE)
+    assert again.busy == {} and again.executions[alert.pk].pk == ghost.pk  # finished: nothing left to resume
 
 
 def test_a_tick_that_keeps_killing_its_worker_ends_as_error(sqlite_db, make_datasource, make_alert):

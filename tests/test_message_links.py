@@ -15,8 +15,8 @@ from tests.ops_processes import ROOT, free_port, port_open, wait_until
 
 # What the worker puts in a message: the links of a payload and a silence link.
 LINKS = ("from datetime import datetime, timezone; import json; "
-         "from alerts.links import silence_url; from alerts.notifiers.sample import sample_payload; "
-         "print(json.dumps([*sample_payload()['links'].values(), "
+         "from alerts.links import silence_url; from alerts.notifiers.payload import sample; "
+         "print(json.dumps([*sample()['links'].values(), "
          "silence_url(1, 1, 'email', datetime.now(timezone.utc))]))")
 
 

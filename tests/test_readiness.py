@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from alerts.models import WorkerHeartbeat
 
-from sentinel_project import health
+from sentinel_project import broker, health
 from tests.factories import sentinel
 
 pytestmark = pytest.mark.django_db
@@ -107,7 +107,7 @@ def test_no_fresh_heartbeat_fails_the_workers_check():
 def test_a_message_waiting_too_long_fails_the_queue_check(settings):
     settings.CELERY_BROKER_URL = settings.TEST_REDIS_URL
     client = redis.Redis.from_url(settings.TEST_REDIS_URL)
-    client.delete(*health.queue_names())
+    client.delete(*broker.queue_names())
     sender = Celery(broker=settings.TEST_REDIS_URL, set_as_current=False)
     try:
         sender.send_task("alerts.deliver", args=[1], queue="notifications",
@@ -121,7 +121,7 @@ def test_a_message_waiting_too_long_fails_the_queue_check(settings):
         assert 599 <= check.data["queues"]["notifications"]["oldest_age_seconds"] < 700
         assert check.detail.startswith("queue notifications: oldest message waits 60")
     finally:
-        client.delete(*health.queue_names())
+        client.delete(*broker.queue_names())
         sender.close()
 
 
@@ -133,7 +133,7 @@ def test_a_sent_task_carries_the_sent_at_stamp(settings):
     try:
         before = time.time()
         sender.send_task("alerts.run_alert", args=[1, "2026-11-24T10:00:00+00:00"], queue="alerts")
-        stamp = health.message_sent_at(client.lindex("alerts", -1))
+        stamp = broker.message_sent_at(client.lindex("alerts", -1))
         assert stamp is not None and before - 1 <= stamp <= time.time() + 1
     finally:
         client.delete("alerts")

@@ -1,4 +1,5 @@
-"""Retention prunes old history in batches, per-alert overrides win, the latest execution always stays."""
+"""Retention prunes old history in batches, per-alert overrides win, the latest execution always stays,
+and nothing goes that the statistics' hourly rollups do not hold yet."""
 
 from datetime import timedelta
 from importlib import import_module
@@ -9,8 +10,11 @@ from django.test import override_settings
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
-from alerts import retention
-from alerts.models import AlertState, Channel, DeliveryAttempt, Execution, ExecutionStatus, Notification, Trigger
+from alerts import retention, rollups
+from alerts.models import (
+    AlertState, Channel, DeliveryAttempt, Execution, ExecutionRollup, ExecutionStatus, Notification, RollupProgress,
+    Trigger,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +42,12 @@ def alert_factory(sqlite_db, make_datasource, make_alert):
     return lambda **kw: make_alert(datasource, "SELECT 'OK' AS status", **kw)
 
 
+def rolled_up_and_pruned(**options):
+    """What the two periodic tasks do: roll the history up, then prune it."""
+    rollups.roll_up()
+    return retention.prune(now=NOW, **options)
+
+
 def ages(alert):
     return sorted((NOW - e.scheduled_for).days for e in Execution.objects.filter(alert=alert))
 
@@ -47,7 +57,7 @@ def test_history_older_than_90_days_goes_with_its_notifications_and_attempts(ale
     alert = alert_factory()
     history(alert, 200, 120, 91, 89, 10, 0, channel=channel)
 
-    pruned = retention.prune(now=NOW)
+    pruned = rolled_up_and_pruned()
 
     assert ages(alert) == [0, 10, 89]
     assert (pruned.executions, pruned.notifications, pruned.delivery_attempts) == (3, 3, 3)
@@ -60,7 +70,7 @@ def test_latest_execution_of_an_alert_is_kept_however_old(alert_factory, log_cha
     latest = history(quiet, 400, 300, 200)[-1]
     AlertState.objects.create(alert=quiet, last_execution=latest)
 
-    retention.prune(now=NOW)
+    rolled_up_and_pruned()
 
     assert list(Execution.objects.filter(alert=quiet)) == [latest]
     assert AlertState.objects.get(alert=quiet).last_execution == latest
@@ -74,7 +84,7 @@ def test_per_alert_retention_overrides_the_default(alert_factory):
         history(alert, 300, 100, 30, 8, 1)
 
     with override_settings(SENTINEL_RETENTION_DAYS=60):
-        retention.prune(now=NOW)
+        rolled_up_and_pruned()
 
     assert ages(short) == [1]
     assert ages(long) == [1, 8, 30, 100, 300]
@@ -85,7 +95,7 @@ def test_pruning_goes_in_batches_and_a_time_budget_leaves_the_rest_for_the_next_
     alert = alert_factory()
     history(alert, *range(100, 125), 0)
 
-    partial = retention.prune(now=NOW, batch_size=10, max_seconds=0)
+    partial = rolled_up_and_pruned(batch_size=10, max_seconds=0)
     assert partial.executions == 0 and not partial.finished
 
     complete = retention.prune(now=NOW, batch_size=10)
@@ -110,7 +120,53 @@ def test_the_prune_task_prunes(alert_factory):
 
     alert = alert_factory()
     history(alert, 100, 0)
+    rollups.roll_up()
 
     prune_history.delay()  # eager in tests: runs here
 
     assert ages(alert) == [0]
+
+
+def test_nothing_is_pruned_before_the_history_is_rolled_up(alert_factory):
+    alert = alert_factory()
+    history(alert, 200, 100, 0)
+
+    assert retention.prune(now=NOW).executions == 0
+    assert ages(alert) == [0, 100, 200]
+
+    rolled_up_and_pruned()
+    assert ages(alert) == [0]
+    # What the statistics read instead (the hour of the run just now may not have settled yet).
+    assert ExecutionRollup.objects.filter(alert=alert, hour__lt=NOW - timedelta(days=1)).count() == 2
+
+
+def test_a_run_recorded_since_the_last_roll_up_pass_stays_until_its_hour_is_rolled_up_again(alert_factory):
+    alert = alert_factory()
+    history(alert, 0)
+    rollups.roll_up()
+    RollupProgress.objects.update(checked_until=NOW - timedelta(hours=1))  # the last pass was an hour ago
+    tick = NOW - timedelta(days=95)
+    Execution.objects.create(alert=alert, scheduled_for=tick, trigger=Trigger.SCHEDULE, status=ExecutionStatus.MISSED,
+                             started_at=NOW - timedelta(minutes=30), finished_at=NOW - timedelta(minutes=30))
+
+    retention.prune(now=NOW)
+    assert ages(alert) == [0, 95]
+
+    rolled_up_and_pruned()
+    assert ages(alert) == [0]
+    assert ExecutionRollup.objects.get(alert=alert, hour=tick.replace(minute=0, second=0)).runs_missed == 1
+
+
+def test_rollups_are_kept_400_days(alert_factory):
+    alert = alert_factory()
+    history(alert, 0)
+    rollups.roll_up()
+    for days in (401, 399):
+        ExecutionRollup.objects.create(alert=alert, hour=(NOW - timedelta(days=days)).replace(minute=0, second=0),
+                                       runs_ok=60, rolled_at=NOW)
+
+    pruned = retention.prune(now=NOW)
+
+    assert pruned.rollups == 1
+    assert [(NOW - r.hour).days for r in ExecutionRollup.objects.filter(alert=alert, hour__lt=NOW - timedelta(days=1))
+            ] == [399]

@@ -5,8 +5,9 @@ import json
 import pytest
 from django_celery_beat.models import CrontabSchedule, PeriodicTask, PeriodicTasks
 
+from alerts.mirror import reconcile
 from schedules.models import Schedule
-from schedules.sync import reconcile, task_name
+from schedules.sync import task_name
 from tests.factories import LEVEL_QUERY
 
 pytestmark = pytest.mark.django_db(transaction=True)

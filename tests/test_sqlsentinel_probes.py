@@ -8,7 +8,7 @@ from django.test import Client
 from django.utils import timezone
 
 from alerts.models import WorkerHeartbeat
-from sentinel_project import health
+from sentinel_project import broker, health
 
 pytestmark = pytest.mark.django_db
 
@@ -59,7 +59,7 @@ def test_ready_is_503_unhealthy_when_beat_and_workers_are_silent(web, monkeypatc
 def test_ready_is_200_when_beat_and_workers_are_alive(web, monkeypatch):
     monkeypatch.setattr(health, "beat_heartbeat_age", lambda: 2.0)
     WorkerHeartbeat.objects.create(name="worker@box", last_seen=timezone.now() - timedelta(seconds=1),
-                                   queues=health.queue_names())
+                                   queues=broker.queue_names())
     monkeypatch.setattr(health, "check_broker", lambda: health.Check(True))
 
     response = web.get("/ready", {"checks": "database,beat,workers"})

@@ -32,7 +32,7 @@ from ..models import (
     State,
     Trigger,
 )
-from ..secrets import mask_config
+from ..notifiers import mask_config
 
 WRITABLE = ("name", "description", "enabled", "severity", "datasource", "query", "schedule", "timezone", "channels",
             *[k for k in ALERT_SETTINGS if k not in ("description", "enabled")])

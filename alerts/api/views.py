@@ -14,10 +14,10 @@ from schedules.models import Schedule
 
 from .. import recording, runner
 from ..models import Alert, Channel, Datasource, Execution, Notification, SilenceError, Trigger
+from ..queued_runs import start_run
 from ..stats import alert_stats, overall_stats
 from . import serializers as s
 from .permissions import ReadsStatistics
-from .running import start_run
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.\-]*"
 

@@ -20,12 +20,11 @@ from django.utils import timezone
 
 from alerts import delivery, runner
 from alerts.config import apply_plan, load_files, make_plan
-from alerts.models import Alert, AlertState, ExecutionStatus, NotificationStatus, Trigger
+from alerts.models import Alert, AlertState, NotificationStatus, Trigger
 
 from .common import UsageError
+from .run_output import dry_run_and_print, exit_code, print_reason, print_value, run_and_print
 from .validate import print_errors
-
-FAILED = (ExecutionStatus.ERROR, ExecutionStatus.TIMEOUT)
 
 
 class _RollBack(Exception):
@@ -75,8 +74,6 @@ def handle_file(options, out) -> int:
 
 def record_file(config, names: list[str], path: str, out) -> int:
     """Apply the file (no prune), then run each named alert once, recorded; the worst exit code of the runs."""
-    from .run import run_and_print
-
     plan = make_plan(config)
     if config.errors:
         print_errors(config, out)
@@ -103,19 +100,11 @@ def run_one(name: str, dry_run: bool, out) -> int:
     Alert.objects.filter(pk=alert.pk).update(silenced_until=None)
     alert.silenced_until = None
     if dry_run:
-        dry = runner.run(alert, timezone.now(), Trigger.CLI, dry_run=True)
-        out.write(f"{name}: {dry.status}")
-        _value(out, dry.evaluation.value, dry.evaluation.threshold)
-        for key, moved in dry.transitions.items():
-            events = ", ".join(n.event for n in moved.notices) or "no notification"
-            out.write(f"  {key or '(alert)'}: would become {moved.state.state}; {events}")
-        if dry.evaluation.error:
-            out.write(f"  error: {dry.evaluation.error}")
-        return 1 if dry.status in FAILED else 0
+        return dry_run_and_print(alert, out)
     execution = runner.run(alert, timezone.now(), Trigger.CLI)
     out.write(f"{name}: {execution.status} ({execution.duration_ms or 0:.0f} ms)")
-    _value(out, execution.actual_value, execution.threshold)
-    code = 1 if execution.status in FAILED else 0
+    print_value(out, execution.actual_value, execution.threshold)
+    code = exit_code(execution.status)
     for n in execution.notifications.select_related("channel").order_by("pk"):
         if n.status == NotificationStatus.PENDING:
             result = delivery.deliver(n.pk)
@@ -125,11 +114,5 @@ def run_one(name: str, dry_run: bool, out) -> int:
             said = n.status
         key = f" [{n.instance_key}]" if n.instance_key else ""
         out.write(f"  {n.event}{key} -> {n.channel.name}: {said}")
-    if execution.error or execution.reason:
-        out.write(f"  {'error' if execution.error else 'reason'}: {execution.error or execution.reason}")
+    print_reason(out, execution)
     return code
-
-
-def _value(out, value, threshold) -> None:
-    if value is not None or threshold is not None:
-        out.write(f"  value {value!r}, threshold {threshold!r}")

@@ -1,4 +1,4 @@
-from schedules.sync import reconcile
+from alerts.mirror import reconcile
 
 name = "sync-schedules"
 help = "Compare schedules with beat's PeriodicTasks, print what drifted and fix it."

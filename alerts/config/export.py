@@ -10,7 +10,8 @@ import yaml
 
 from ..models import Alert, Channel, Datasource
 from .plan import normal_keys
-from ..secrets import mask_config, mask_url
+from ..notifiers import mask_config
+from ..secrets import mask_url
 from .schema import ALERT_SETTINGS, DEFAULT_DATASOURCE
 from ..durations import format_duration
 
@@ -29,6 +30,8 @@ _Dumper.add_representer(str, _text)
 
 
 def schedule_text(schedule) -> str:
+    """A Schedule as people write it, the way files, the API and the admin's forms show it
+    (a Schedule has either a cron or an interval, never both: Schedule.clean)."""
     # "every 5 minutes" reads back as cron (*/5); only "every N seconds" reads back as an interval.
     return schedule.cron or f"every {schedule.interval_seconds} seconds"
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from ..models import Alert, Channel, Datasource
-from ..secrets import holds_mask, restore_config, restore_url
+from ..notifiers import restore_config
+from ..secrets import holds_mask, restore_url
 from .files import Config, check_references
 from .schema import ALERT_SETTINGS
 

@@ -14,7 +14,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from ..models import Alert, Channel, Datasource, EvaluationMode, ErrorPolicy, NoDataPolicy, Operator, Severity
 from ..notifiers import NOTIFIERS, validate_config
-from ..notifiers.templates import problems as template_problems
+from ..notifiers.rendering import template_problems
 from ..secrets import MissingVariable, expand
 from ..validation import check_datasource_url, check_query
 from . import values as v

@@ -1,5 +1,9 @@
-"""The interface every notifier shares: send one rendered message, or raise
-NotifierError saying whether trying again could help."""
+"""The interface every notifier shares: what its kind is (label, settings, whether its
+receivers drop duplicates, its validation), and send one rendered message, returning what
+the receiver said (Sent) or raising NotifierError saying whether trying again could help.
+
+Every face reads a kind from its class through the registry (alerts/notifiers/__init__.py):
+the admin's form and help, the API, the config files, masking, the silence page, delivery."""
 
 import dataclasses
 import json
@@ -18,8 +22,29 @@ class NotifierError(Exception):
 
 
 @dataclass(frozen=True)
+class Sent:
+    """What the receiver said to a delivered message: its HTTP status (None for e-mail, log) and
+    a short detail for a person ("HTTP 200", "sent to 2 recipient(s)"; empty: nothing to say)."""
+
+    status_code: int | None = None
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One key of a kind's config, as the admin form's help and template, validation and masking read it."""
+
+    name: str
+    meaning: str  # what it does, for the person filling the form
+    example: object = None  # what a new channel's config starts with; None: left out (a required key starts "")
+    required: bool = False
+    secret: bool = False  # its expanded value never shows: a URL whose path is a token, a key
+    destination: bool = False  # where stored secrets go: a new value needs them typed again (alerts/secrets.py)
+
+
+@dataclass(frozen=True)
 class Message:
-    """One event about one alert instance, as the runner fixed it (see recording.message_payload).
+    """One event about one alert instance, as the runner fixed it (the payload: alerts/notifiers/payload.py).
 
     `idempotency_key` is derived from the notification, so every retry of it carries
     the same key; the templates are the alert's own overrides (empty: the defaults)."""
@@ -79,22 +104,40 @@ def _shrink(value, chars: int):
 
 
 class Notifier:
-    """One channel kind. `fields` names the config keys it understands; `secret_fields`
-    the ones whose expanded values must never be shown (URLs with tokens, keys)."""
+    """One channel kind: everything Sentinel knows about it is said here, by its module's subclass.
+
+    `fields` are the config keys it takes; `required`, `optional`, `secret_fields` and
+    `destination_fields` are read from them when the subclass is made."""
 
     kind = ""
-    label = ""
+    label = ""  # the kind's name in the admin's choices and help
+    via_label = ""  # how a silence link's page names it ("from Slack link"); empty: the kind itself
+    about = ""  # one line said in the form's help when the kind takes no settings
+    fields: tuple[Setting, ...] = ()
+    # The receiver drops a repeated message carrying the same key (Idempotency-Key, dedup_key), so a
+    # send whose worker died mid-way is sent again; for the others it is marked failed (alerts/delivery.py).
+    drops_duplicates = False
+    # What the receiver takes at most (Slack, Teams); every kind at most SENTINEL_PAYLOAD_MAX_BYTES.
+    max_payload_bytes: int | None = None
+
     required: tuple[str, ...] = ()
     optional: tuple[str, ...] = ()
     secret_fields: tuple[str, ...] = ()
-    # What the receiver takes at most (Slack, Teams); every kind at most SENTINEL_PAYLOAD_MAX_BYTES.
-    max_payload_bytes: int | None = None
+    destination_fields: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        cls.required = tuple(f.name for f in cls.fields if f.required)
+        cls.optional = tuple(f.name for f in cls.fields if not f.required)
+        cls.secret_fields = tuple(f.name for f in cls.fields if f.secret)
+        cls.destination_fields = tuple(f.name for f in cls.fields if f.destination)
+        cls.via_label = cls.via_label or cls.kind
 
     def __init__(self, config: dict):
         self.config = config or {}
 
-    def send(self, message: Message) -> str | None:
-        """Deliver the message; return a short description of what the receiver said."""
+    def send(self, message: Message) -> Sent:
+        """Deliver the message; return what the receiver said."""
         raise NotImplementedError
 
     def fit(self, message: Message) -> Message:

@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.validators import validate_email
 
-from .base import Message, Notifier, NotifierError
+from .base import Message, Notifier, NotifierError, Sent, Setting
 from .rendering import render
 
 
@@ -21,8 +21,13 @@ def recipient_list(raw) -> list:
 class Email(Notifier):
     kind = "email"
     label = "E-mail"
-    required = ("recipients",)
-    optional = ("subject",)
+    via_label = "e-mail"
+    fields = (
+        Setting("recipients", "the addresses: a list, or one comma-separated text", ["oncall@example.com"],
+                required=True),
+        Setting("subject", "a subject template ({alert_name} {status} {actual_value} {threshold}); "
+                           "default: Sentinel's own"),
+    )
 
     @classmethod
     def validate(cls, config: dict) -> dict[str, str]:
@@ -71,7 +76,7 @@ class Email(Notifier):
         email.attach_alternative(r.html, "text/html")
         return email
 
-    def send(self, message: Message) -> str:
+    def send(self, message: Message) -> Sent:
         email = self.build(message)
         try:
             sent = email.send(fail_silently=False)
@@ -93,4 +98,4 @@ class Email(Notifier):
                                 f"{type(exc).__name__}: {exc}") from None
         if not sent:
             raise NotifierError("The e-mail backend sent nothing.")
-        return f"sent to {len(email.to)} recipient(s)"
+        return Sent(None, f"sent to {len(email.to)} recipient(s)")

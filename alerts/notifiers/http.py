@@ -28,7 +28,7 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 from urllib3.exceptions import HTTPError as Urllib3Error
 from urllib3.util.connection import create_connection
 
-from .base import NotifierError
+from .base import NotifierError, Sent
 
 RESPONSE_PEEK = 4096
 EXCERPT_CHARS = 200
@@ -333,6 +333,11 @@ def send_json(url: str, body: bytes, headers: dict[str, str], method: str = "POS
     if status == 429 or status >= 500:
         raise Answered(f"HTTP {status}{said}", status, permanent=False)
     raise Answered(f"HTTP {status}{said}", status, permanent=True)
+
+
+def delivered(response: Response) -> Sent:
+    """A 2xx answer as a notifier reports it: the status, and nothing the far end said (docs/security.md §7)."""
+    return Sent(response.status, f"HTTP {response.status}")
 
 
 def _reason(exc: Exception) -> str:

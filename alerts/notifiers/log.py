@@ -1,7 +1,9 @@
+"""A structured log line in the worker's output: the channel that works with no setup at all."""
+
 import json
 import logging
 
-from .base import Message, Notifier
+from .base import Message, Notifier, Sent
 
 log = logging.getLogger("sentinel.notify")
 
@@ -10,8 +12,10 @@ class LogNotifier(Notifier):
     """A structured log line: the channel that works with no setup at all."""
 
     kind = "log"
+    label = "Log line"
+    about = "it writes a log line"
 
-    def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Sent:
         p = message.payload
         log.warning(
             "%s %s",
@@ -30,3 +34,4 @@ class LogNotifier(Notifier):
                 default=str,
             ),
         )
+        return Sent()

@@ -1,7 +1,7 @@
 """Microsoft Teams incoming webhook (Workflows or legacy connector): an Adaptive Card."""
 
-from .base import Message, Notifier
-from .http import dumps, send_json
+from .base import Message, Notifier, Sent, Setting
+from .http import delivered, dumps, send_json
 from .rendering import render
 from .slack import check_hook_url
 
@@ -17,8 +17,11 @@ def card_colour(event: str, severity: str) -> str:
 class MSTeams(Notifier):
     kind = "msteams"
     label = "Microsoft Teams"
-    required = ("webhook_url",)
-    secret_fields = ("webhook_url",)
+    via_label = "Teams"
+    fields = (
+        Setting("webhook_url", "the Workflows (or legacy connector) webhook URL", "${TEAMS_WEBHOOK_URL}",
+                required=True, secret=True, destination=True),
+    )
     max_payload_bytes = 24 * 1024  # Teams refuses cards over 28 KB
 
     @classmethod
@@ -59,6 +62,5 @@ class MSTeams(Notifier):
             }],
         }
 
-    def send(self, message: Message) -> str:
-        response = send_json(self.setting("webhook_url"), dumps(self.card(message)), {})
-        return f"HTTP {response.status}"
+    def send(self, message: Message) -> Sent:
+        return delivered(send_json(self.setting("webhook_url"), dumps(self.card(message)), {}))

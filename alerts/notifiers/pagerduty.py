@@ -2,8 +2,8 @@
 
 import hashlib
 
-from .base import Message, Notifier
-from .http import dumps, send_json
+from .base import Message, Notifier, Sent, Setting
+from .http import delivered, dumps, send_json
 from .rendering import render
 from .slack import check_hook_url
 
@@ -24,9 +24,13 @@ def dedup_key(payload: dict) -> str:
 class PagerDuty(Notifier):
     kind = "pagerduty"
     label = "PagerDuty"
-    required = ("routing_key",)
-    optional = ("url",)
-    secret_fields = ("routing_key",)
+    via_label = "PagerDuty"
+    fields = (
+        Setting("routing_key", "the Events API v2 integration key", "${PAGERDUTY_ROUTING_KEY}", required=True,
+                secret=True, destination=True),
+        Setting("url", f"the Events API endpoint; default {EVENTS_URL}", destination=True),
+    )
+    drops_duplicates = True  # PagerDuty folds events with the same dedup_key into one incident
 
     @classmethod
     def validate(cls, config: dict) -> dict[str, str]:
@@ -69,7 +73,6 @@ class PagerDuty(Notifier):
             event["payload"]["component"] = c["instance_key"]
         return event
 
-    def send(self, message: Message) -> str:
+    def send(self, message: Message) -> Sent:
         url = self.setting("url", EVENTS_URL) or EVENTS_URL
-        response = send_json(url, dumps(self.event(message)), {})
-        return f"HTTP {response.status}"
+        return delivered(send_json(url, dumps(self.event(message)), {}))

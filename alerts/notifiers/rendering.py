@@ -19,6 +19,7 @@ from django.utils.html import escape, linebreaks
 from .. import links
 from . import templates
 from .base import Message, NotifierError
+from .payload import sample
 
 EVENT_LABELS = {
     "firing": "FIRING",
@@ -190,6 +191,14 @@ def render(message: Message, kind: str, *, subject_override: str = "", html: boo
         text = _squeeze(_from_files(kind, message.event, "txt", context))
         html_body = _from_files(kind, message.event, "html", context) if html else ""
     return Rendered(subject, text, html_body, context)
+
+
+def template_problems(text: str, what: str) -> list[str]:
+    """Why an alert's subject or body template cannot be saved (empty: it may be); the admin, the API
+    and config files all ask here (alerts/notifiers/templates.py says what is refused)."""
+    if not text:
+        return []
+    return templates.problems(text, what, context_for(Message(0, sample()), via="check"))
 
 
 def _squeeze(text: str) -> str:

@@ -1,7 +1,7 @@
 """Slack incoming webhook: a Block Kit message in an attachment coloured by severity and event."""
 
-from .base import Message, Notifier
-from .http import dumps, send_json, url_problem
+from .base import Message, Notifier, Sent, Setting
+from .http import delivered, dumps, send_json, url_problem
 from .rendering import render
 
 COLOURS = {"critical": "#E01E5A", "warning": "#ECB22E", "info": "#36C5F0"}
@@ -35,9 +35,13 @@ def check_hook_url(config: dict, field: str, errors: dict) -> None:
 class Slack(Notifier):
     kind = "slack"
     label = "Slack"
-    required = ("webhook_url",)
-    optional = ("username", "channel")
-    secret_fields = ("webhook_url",)
+    via_label = "Slack"
+    fields = (
+        Setting("webhook_url", "the incoming webhook's URL", "${SLACK_WEBHOOK_URL}", required=True, secret=True,
+                destination=True),
+        Setting("username", "the name the messages show"),
+        Setting("channel", "post to this channel instead of the webhook's own, e.g. #alerts"),
+    )
     max_payload_bytes = 32 * 1024  # Slack refuses larger messages; its blocks take 3,000 characters each
 
     @classmethod
@@ -85,6 +89,5 @@ class Slack(Notifier):
                 body[name] = self.setting(name)
         return body
 
-    def send(self, message: Message) -> str:
-        response = send_json(self.setting("webhook_url"), dumps(self.payload(message)), {})
-        return f"HTTP {response.status}"
+    def send(self, message: Message) -> Sent:
+        return delivered(send_json(self.setting("webhook_url"), dumps(self.payload(message)), {}))

@@ -9,7 +9,7 @@ at the output cap, every node's output is counted as it renders (loops in loops
 stop producing once the budget is spent) and the result is cut at
 SENTINEL_TEMPLATE_OUTPUT_CHARS. A template that does not compile, uses a refused
 tag or filter, or asks for a width above the cap is refused when it is saved
-(the admin, the API and files all call `problems`). The template files under
+(the admin, the API and files all call `problems`, through rendering.template_problems). The template files under
 alerts/templates/alerts/notify/ are Sentinel's own and use the normal engine.
 """
 
@@ -149,8 +149,11 @@ def render(text: str, context: dict, *, autoescape: bool = False) -> str:
     return out
 
 
-def problems(text: str, what: str) -> list[str]:
-    """Why this template cannot be saved, in words for the person who wrote it (empty: it may be)."""
+def problems(text: str, what: str, sample: dict) -> list[str]:
+    """Why this template cannot be saved, in words for the person who wrote it (empty: it may be).
+
+    `sample` is a message's render context (rendering.template_problems gives the test message's):
+    widths above the cap are found by rendering the template once with it."""
     if not text:
         return []
     if len(text) > MAX_SOURCE_CHARS:
@@ -161,13 +164,9 @@ def problems(text: str, what: str) -> list[str]:
         reason = str(exc).split(". Did you forget")[0].rstrip(".")
         return [f"The {what} is not a valid template: {reason}. Templates may use the tags {', '.join(TAGS)} and "
                 f"the filters {', '.join(sorted(FILTERS + tuple(WIDTH_FILTERS) + ('join',)))}."]
-    from .base import Message
-    from .rendering import context_for
-    from .sample import sample_payload
-
     token = _strict.set(True)
     try:
-        ctx = Context(context_for(Message(0, sample_payload()), via="check"))
+        ctx = Context(sample)
         ctx.sentinel_budget = [settings.SENTINEL_TEMPLATE_OUTPUT_CHARS * _BUDGET_FACTOR]
         template.render(ctx)
     except WidthRefused as exc:

@@ -4,8 +4,8 @@ import hashlib
 import hmac
 
 from .. import links
-from .base import Message, Notifier, NotifierError
-from .http import dumps, send_json, url_problem
+from .base import Message, Notifier, NotifierError, Sent, Setting
+from .http import delivered, dumps, send_json, url_problem
 
 SIGNATURE_HEADER = "X-Sentinel-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -28,9 +28,15 @@ def sign(secret: str, body: bytes) -> str:
 class Webhook(Notifier):
     kind = "webhook"
     label = "Webhook"
-    required = ("url",)
-    optional = ("method", "headers", "secret")
-    secret_fields = ("url", "secret")
+    fields = (
+        Setting("url", "where the JSON payload is sent", "https://hooks.example.com/sentinel", required=True,
+                secret=True, destination=True),
+        Setting("method", "POST (default) or PUT"),
+        Setting("headers", "extra request headers, name → text (their values are shown as ***)", {}),
+        Setting("secret", "HMAC-SHA256 key: the X-Sentinel-Signature header signs each body", "${WEBHOOK_SECRET}",
+                secret=True),
+    )
+    drops_duplicates = True  # every retry carries the same Idempotency-Key header
 
     @classmethod
     def validate(cls, config: dict) -> dict[str, str]:
@@ -69,7 +75,7 @@ class Webhook(Notifier):
     def header_value(self, name: str) -> str:
         return self.expand_value((self.config.get("headers") or {})[name], f"headers.{name}")
 
-    def send(self, message: Message) -> str:
+    def send(self, message: Message) -> Sent:
         url = self.setting("url")
         body = dumps(body_for(message))
         headers = {name: self.header_value(name) for name in (self.config.get("headers") or {})}
@@ -79,5 +85,4 @@ class Webhook(Notifier):
         secret = self.setting("secret")
         if secret:
             headers[SIGNATURE_HEADER] = sign(secret, body)
-        response = send_json(url, body, headers, method=str(self.config.get("method") or "POST").upper())
-        return f"HTTP {response.status}"
+        return delivered(send_json(url, body, headers, method=str(self.config.get("method") or "POST").upper()))

@@ -9,7 +9,7 @@ import pytest
 from django.test import override_settings
 from django.utils import timezone
 
-from alerts.admin_forms import AlertForm, DatasourceForm
+from alerts.admin.forms import AlertForm, DatasourceForm
 from alerts.config.schema import Problems, check_alert, check_datasource
 from alerts.models import Alert, Execution, Notification, Trigger
 from alerts.notifiers.base import Message

@@ -1,19 +1,18 @@
-"""The operator's console. Lists read denormalised fields and one query per page
-(never one per row); pages explain what an alert does, did, and will do next;
-buttons act at once and say what they did (alerts/admin_actions.py)."""
+"""The Alert admin, the operator's console. The list reads denormalised fields and
+one query per page (never one per row); the page explains what an alert does, did,
+and will do next; buttons act at once and say what they did (actions.py)."""
 
-import json
 from datetime import timedelta
 
 from django.contrib import admin, messages
-from django.db.models import Count
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from . import admin_actions as actions
-from .admin_display import (
-    CappedCountPaginator,
+from ..models import Alert, AlertState, EvaluationMode, State
+from . import actions
+from .base import HistoryInline, SentinelAdmin
+from .display import (
     ago,
     badge,
     display_state,
@@ -21,7 +20,6 @@ from .admin_display import (
     execution_lag,
     history_chart,
     next_runs,
-    preview_table,
     recent_values,
     run_labels,
     short_value,
@@ -31,155 +29,10 @@ from .admin_display import (
     time_column,
     when,
 )
-from .admin_forms import COMMON_TIMEZONES, AlertForm, DatasourceForm
-from .channel_admin import ChannelForm, FailingFilter, delivery_health, send_test_message
-from .models import (
-    Alert,
-    AlertState,
-    Channel,
-    Datasource,
-    DeliveryAttempt,
-    EvaluationMode,
-    Execution,
-    Notification,
-    State,
-)
-from .secrets import mask_config
+from .forms import COMMON_TIMEZONES, AlertForm
 
 HISTORY_ROWS = 20
 CHART_POINTS = 200
-
-
-class SentinelAdmin(admin.ModelAdmin):
-    class Media:
-        css = {"all": ["sentinel/admin.css"]}
-        js = ["sentinel/admin.js"]
-
-
-class ReadOnlyAdmin(SentinelAdmin):
-    """History is written by the runner and delivery, never by hand."""
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-# --- datasources -----------------------------------------------------------------
-
-
-@admin.register(Datasource)
-class DatasourceAdmin(SentinelAdmin):
-    form = DatasourceForm
-    list_display = ["name", "display_url", "timeout_seconds", "row_limit", "enabled", "alert_count", "from_file"]
-    list_filter = ["enabled"]
-    search_fields = ["name"]
-    change_form_template = "admin/alerts/datasource/change_form.html"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(alert_total=Count("alerts"))
-
-    @admin.display(description="URL (password hidden)")
-    def display_url(self, obj):
-        return obj.display_url
-
-    def get_fields(self, request, obj=None):
-        # A read-only page shows fields as stored: the URL is shown masked instead (docs/security.md §4).
-        fields = super().get_fields(request, obj)
-        if obj is not None and not self.has_change_permission(request, obj):
-            return ["display_url" if f == "url" else f for f in fields]
-        return fields
-
-    @admin.display(description="alerts", ordering="alert_total")
-    def alert_count(self, obj):
-        return obj.alert_total
-
-    @admin.display(description="from file")
-    def from_file(self, obj):
-        return obj.source_file or ""
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(actions.test_connection_view(self))
-        unsaved = self.admin_site.admin_view(actions.test_unsaved_connection_view(self))
-        return [path("<path:object_id>/test-connection/", view, name="alerts_datasource_test"),
-                path("test-connection/", unsaved, name="alerts_datasource_test_new"),
-                path("<path:object_id>/test-unsaved-connection/", unsaved, name="alerts_datasource_test_unsaved"),
-                ] + super().get_urls()
-
-
-# --- channels ----------------------------------------------------------------------
-
-
-class RecentNotificationInline(admin.TabularInline):
-    model = Notification
-    fk_name = "channel"
-    verbose_name_plural = "recent deliveries (newest first)"
-    extra = 0
-    max_num = 0
-    can_delete = False
-    fields = ["created", "alert", "event", "status", "attempts", "sent", "last_error"]
-    readonly_fields = fields
-    show_change_link = True
-    created, sent = time_column("created_at", "created"), time_column("sent_at", "sent")
-
-    def get_queryset(self, request):
-        qs = super().get_queryset(request).select_related("alert", "channel").order_by("-created_at")
-        return qs
-
-    def get_formset(self, request, obj=None, **kwargs):
-        formset = super().get_formset(request, obj, **kwargs)
-        # Only the latest few: a busy channel has thousands of rows.
-        base = formset.get_queryset
-
-        def latest(self_):
-            ids = list(base(self_).values_list("pk", flat=True)[:20])
-            return base(self_).filter(pk__in=ids)
-
-        formset.get_queryset = latest
-        return formset
-
-
-@admin.register(Channel)
-class ChannelAdmin(SentinelAdmin):
-    form = ChannelForm
-    list_display = ["name", "kind", "enabled", delivery_health, "last_failure_when", "alert_count"]
-    list_filter = ["kind", "enabled", FailingFilter]
-    search_fields = ["name"]
-    readonly_fields = ["failure_streak", "last_failure_when", "last_failure"]
-    last_failure_when = time_column("last_failure_at", "last failure at")
-    actions = [send_test_message]
-    inlines = [RecentNotificationInline]
-    change_form_template = "admin/alerts/channel/change_form.html"
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).annotate(alert_total=Count("alerts"))
-
-    @admin.display(description="alerts", ordering="alert_total")
-    def alert_count(self, obj):
-        return obj.alert_total
-
-    @admin.display(description="config (secrets hidden)")
-    def masked_config(self, obj):
-        return format_html('<pre class="sn-mono">{}</pre>',
-                           json.dumps(mask_config(obj.kind, obj.config or {}), indent=2, ensure_ascii=False))
-
-    def get_fields(self, request, obj=None):
-        # A read-only page shows fields as stored: the config is shown masked instead (docs/security.md §4).
-        fields = super().get_fields(request, obj)
-        if obj is not None and not self.has_change_permission(request, obj):
-            return ["masked_config" if f == "config" else f for f in fields]
-        return fields
-
-    def get_urls(self):
-        view = self.admin_site.admin_view(actions.test_channel_view(self))
-        return [path("<path:object_id>/test-send/", view, name="alerts_channel_test")] + super().get_urls()
-
-
-# --- alerts ----------------------------------------------------------------------------
 
 
 class StateFilter(admin.SimpleListFilter):
@@ -216,12 +69,9 @@ class SilencedFilter(admin.SimpleListFilter):
         return queryset
 
 
-class AlertStateInline(admin.TabularInline):
+class AlertStateInline(HistoryInline):
     model = AlertState
     verbose_name_plural = "instances (one per key; one row for an alert without key columns)"
-    extra = 0
-    max_num = 0
-    can_delete = False
     fields = ["key", "state", "since_when", "breaches", "last_value", "last_notified"]
     readonly_fields = fields
     since_when, last_notified = time_column("since", "since"), time_column("last_notified_at", "last notified")
@@ -459,202 +309,6 @@ def alert_page_context(alert: Alert) -> dict:
         "sn_executions_url": reverse("admin:alerts_execution_changelist") + f"?alert={alert.pk}",
         "sn_stats": stats_table(alert),
     }
-
-
-# --- executions and notifications ------------------------------------------------------
-
-
-class AlertFilter(admin.SimpleListFilter):
-    """By alert id or exact name, typed in: a list of 10,000 alert links would not help anyone."""
-
-    title = "alert"
-    parameter_name = "alert"
-    template = "admin/alerts/input_filter.html"
-
-    def lookups(self, request, model_admin):
-        return []
-
-    def has_output(self):
-        return True
-
-    def queryset(self, request, queryset):
-        value = (self.value() or "").strip()
-        if not value:
-            return queryset
-        if value.isdigit():
-            return queryset.filter(alert_id=int(value))
-        return queryset.filter(alert__name=value)
-
-    def choices(self, changelist):
-        # The other filters in force ride along as hidden inputs, so typing a name narrows them down.
-        others = [(k, v) for k, v in changelist.params.items() if k not in (self.parameter_name, "p")]
-        yield {"value": self.value() or "", "parameter_name": self.parameter_name, "others": others,
-               "clear_url": changelist.get_query_string(remove=[self.parameter_name])}
-
-
-class WhenFilter(admin.SimpleListFilter):
-    title = "tick"
-    parameter_name = "when"
-    field = "scheduled_for"
-    SPANS = {"1h": ("last hour", 1), "24h": ("last 24 hours", 24), "7d": ("last 7 days", 24 * 7),
-             "30d": ("last 30 days", 24 * 30)}
-
-    def lookups(self, request, model_admin):
-        return [(key, label) for key, (label, _) in self.SPANS.items()]
-
-    def queryset(self, request, queryset):
-        span = self.SPANS.get(self.value())
-        if span is None:
-            return queryset
-        return queryset.filter(**{f"{self.field}__gte": timezone.now() - timedelta(hours=span[1])})
-
-
-class NotificationInline(admin.TabularInline):
-    model = Notification
-    fk_name = "execution"
-    verbose_name_plural = "notifications this execution caused"
-    extra = 0
-    max_num = 0
-    can_delete = False
-    fields = ["channel", "instance_key", "event", "status", "attempts", "last_error", "sent"]
-    readonly_fields = fields
-    show_change_link = True
-    sent = time_column("sent_at", "sent")
-
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("alert", "channel")  # each row's label names them
-
-
-@admin.register(Execution)
-class ExecutionAdmin(ReadOnlyAdmin):
-    list_display = ["tick", "alert_link", "status_col", "trigger", "lag", "duration_col", "value_col",
-                    "state_change", "problem"]
-    list_filter = ["status", "trigger", AlertFilter, WhenFilter]
-    list_select_related = ["alert"]
-    sortable_by = ["tick"]
-    # Facet counts and the full count would each scan the whole history table.
-    show_facets = admin.ShowFacets.NEVER
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    list_per_page = 100
-    inlines = [NotificationInline]
-    fieldsets = [
-        ("Outcome", {"fields": ["alert_link", "status_col", "reason", "error_block", "value_col", "state_change"]}),
-        ("Result", {"fields": ["result_table", "row_count", "truncated", "context"]}),
-        ("Timings", {"fields": ["tick", "started", "finished", "lag", "duration_col", "trigger",
-                                "attempts", "worker", "task_id"]}),
-    ]
-    readonly_fields = ["alert_link", "status_col", "reason", "error_block", "value_col", "state_change",
-                       "result_table", "row_count", "truncated", "context", "tick", "started",
-                       "finished", "lag", "duration_col", "trigger", "attempts", "worker", "task_id"]
-    started, finished = time_column("started_at", "started"), time_column("finished_at", "finished")
-
-    @admin.display(description="tick", ordering="scheduled_for")
-    def tick(self, obj):
-        return format_html('<span title="{}">{}</span>', ago(obj.scheduled_for), when(obj.scheduled_for))
-
-    @admin.display(description="alert")
-    def alert_link(self, obj):
-        url = reverse("admin:alerts_alert_change", args=[obj.alert_id])
-        return format_html('<a href="{}">{}</a>', url, obj.alert.name)
-
-    @admin.display(description="status")
-    def status_col(self, obj):
-        return badge(obj.status)
-
-    @admin.display(description="lag")
-    def lag(self, obj):
-        return execution_lag(obj)
-
-    @admin.display(description="duration")
-    def duration_col(self, obj):
-        return duration(obj.duration_ms)
-
-    @admin.display(description="value / threshold")
-    def value_col(self, obj):
-        if obj.threshold is None:
-            return short_value(obj.actual_value)
-        return f"{short_value(obj.actual_value)} / {short_value(obj.threshold)}"
-
-    @admin.display(description="state")
-    def state_change(self, obj):
-        if not obj.state_after:
-            return "-"
-        if obj.state_before == obj.state_after:
-            return obj.state_after
-        return format_html("{} → <b>{}</b>", obj.state_before or "-", obj.state_after)
-
-    @admin.display(description="error / reason")
-    def problem(self, obj):
-        text = obj.error or obj.reason
-        return format_html('<span class="sn-errtext" title="{}">{}</span>', text, short_value(text, 80)) if text else ""
-
-    @admin.display(description="error")
-    def error_block(self, obj):
-        return format_html('<pre class="sn-error-block">{}</pre>', obj.error) if obj.error else "-"
-
-    @admin.display(description="result rows")
-    def result_table(self, obj):
-        note = ""
-        if obj.row_count is not None and obj.row_count > len(obj.preview):
-            note = format_html('<p class="sn-muted">First {} of {} rows.</p>', len(obj.preview), obj.row_count)
-        return format_html("{}{}", preview_table(obj.columns, obj.preview), note)
-
-
-class DeliveryAttemptInline(admin.TabularInline):
-    model = DeliveryAttempt
-    extra = 0
-    max_num = 0
-    can_delete = False
-    fields = ["started", "ok", "status_code", "took", "error"]
-    readonly_fields = fields
-    started = time_column("started_at", "started")
-
-    @admin.display(description="duration")
-    def took(self, obj):
-        return duration(obj.duration_ms)
-
-
-class CreatedWhenFilter(WhenFilter):
-    title = "created"
-    field = "created_at"
-
-
-@admin.register(Notification)
-class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ["created", "alert_link", "instance_key", "event", "channel", "status_col", "attempts",
-                    "sent", "error_short"]
-    list_filter = ["status", "event", "channel", CreatedWhenFilter]
-    list_select_related = ["alert", "channel"]
-    sortable_by = ["created"]
-    show_facets = admin.ShowFacets.NEVER
-    show_full_result_count = False
-    paginator = CappedCountPaginator
-    list_per_page = 100
-    readonly_fields = ["alert_link", "execution_link", "channel", "instance_key", "event", "status_col", "attempts",
-                       "last_error", "next_attempt", "claimed", "sent", "created", "payload"]
-    fields = readonly_fields
-    inlines = [DeliveryAttemptInline]
-    created, sent = time_column("created_at", "created"), time_column("sent_at", "sent")
-    next_attempt, claimed = time_column("next_attempt_at", "next attempt"), time_column("claimed_at", "claimed")
-
-    @admin.display(description="alert")
-    def alert_link(self, obj):
-        return format_html('<a href="{}">{}</a>', reverse("admin:alerts_alert_change", args=[obj.alert_id]),
-                           obj.alert.name)
-
-    @admin.display(description="execution")
-    def execution_link(self, obj):
-        return format_html('<a href="{}">execution {}</a>',
-                           reverse("admin:alerts_execution_change", args=[obj.execution_id]), obj.execution_id)
-
-    @admin.display(description="status")
-    def status_col(self, obj):
-        return badge(obj.status)
-
-    @admin.display(description="last error")
-    def error_short(self, obj):
-        return short_value(obj.last_error, 80) if obj.last_error else ""
 
 
 def executions_table(executions) -> str:

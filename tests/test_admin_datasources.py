@@ -1,6 +1,7 @@
-"""Test connection on the datasource form before saving: on the add page, and on the change page
-with unsaved edits. It tries the URL and timeout as typed, saves nothing, never shows a password,
-and is allowed to those who may add (or change) datasources."""
+"""The Datasource admin (alerts/admin/datasources.py): Test connection on its form before
+saving, on the add page and on the change page with unsaved edits. It tries the URL and
+timeout as typed, saves nothing, never shows a password, and is allowed to those who may
+add (or change) datasources."""
 
 import pytest
 from django.urls import reverse

@@ -1,4 +1,6 @@
-"""/silence/<token>/: one confirmation click silences the alert a signed link names."""
+"""The pages a signed link opens, outside the admin (the links: alerts/links.py).
+
+/silence/<token>/: one confirmation click silences the alert a signed link names."""
 
 from datetime import timedelta
 
@@ -8,6 +10,7 @@ from django.views.decorators.cache import never_cache
 
 from .links import LinkError, read_token
 from .models import Alert
+from .notifiers import via_label
 
 
 @never_cache
@@ -19,7 +22,7 @@ def silence_link(request, token: str):
     alert = Alert.objects.filter(pk=grant.alert_id).first()
     if alert is None:
         return render(request, "alerts/silence_link.html", {"problem": "That alert no longer exists."}, status=404)
-    default_reason = f"from {grant.via_label} link"
+    default_reason = f"from {via_label(grant.via)} link"
     context = {"alert": alert, "grant": grant, "reason": default_reason}
     if request.method != "POST":
         return render(request, "alerts/silence_link.html", context)
@@ -29,7 +32,7 @@ def silence_link(request, token: str):
         who = request.user.get_username()
     reason = " ".join(request.POST.get("reason", "").split())[:400] or default_reason
     until = timezone.now() + timedelta(hours=grant.hours)
-    by = f"{grant.via_label} link" + (f" ({who})" if who else "")
+    by = f"{via_label(grant.via)} link" + (f" ({who})" if who else "")
     # A link never shortens a longer silence that is already in place.
     alert.silence(until, reason, by=by, extend_only=True)
     return render(request, "alerts/silence_link.html", {**context, "done": True, "until": alert.silenced_until})

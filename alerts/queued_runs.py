@@ -1,13 +1,12 @@
 """Runs asked for through the API: claimed at once (so the answer carries the execution id),
-run by a worker."""
+run by a worker (task alerts.run_claimed)."""
 
 import uuid
 
-from django.db import transaction
 from django.utils import timezone
 
-from .. import runner
-from ..models import Alert, Execution, ExecutionStatus, Trigger
+from . import dispatch, runner
+from .models import Alert, Execution, ExecutionStatus, Trigger
 
 QUEUED = "Queued through the API; waiting for a worker."
 
@@ -21,9 +20,7 @@ def start_run(alert: Alert) -> Execution | None:
     # runs look overlapped (SKIPPED). The lease starts when a worker takes it (run_queued).
     execution.lease_expires_at, execution.reason = None, QUEUED
     Execution.objects.filter(pk=execution.pk).update(lease_expires_at=None, reason=QUEUED)
-    from ..tasks import run_claimed
-
-    transaction.on_commit(lambda: run_claimed.delay(execution.pk))
+    dispatch.run_claimed(execution.pk)
     return execution
 
 

@@ -1,6 +1,9 @@
-"""The admin's forms: the alert form with its schedule picker, and the datasource
-form that keeps the password out of sight (channel secrets: channel_admin.py)."""
+"""The admin's forms: the alert form with its schedule picker, the datasource form
+that keeps the password out of sight, and the channel form that says what each kind
+takes and never shows a secret."""
 
+import copy
+import json
 import zoneinfo
 from datetime import timedelta
 
@@ -8,15 +11,20 @@ from django import forms
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 
 from schedules.cron import parse_schedule_text as parse
 from schedules.cron import zone
+from schedules.models import Schedule
 
-from .durations import DurationError, format_duration, parse_duration
-from .models import Alert, Datasource, Operator
-from .notifiers.templates import problems as template_problems
-from .secrets import mask_url, restore_url
-from .validation import validate_datasource_url, validate_query
+from ..config.export import schedule_text
+from ..config.schema import Problems, check_channel_settings
+from ..durations import DurationError, format_duration, parse_duration
+from ..models import Alert, Channel, Datasource, Operator
+from ..notifiers import NOTIFIERS, mask_config, restore_config
+from ..notifiers.rendering import template_problems
+from ..secrets import mask_url, restore_url
+from ..validation import validate_datasource_url, validate_query
 
 COMMON_TIMEZONES = sorted(zoneinfo.available_timezones())
 
@@ -38,15 +46,6 @@ def parse_schedule_text(text: str) -> tuple[str, int | None]:
 def validate_timezone_name(name: str) -> str:
     zone(name)  # raises ValidationError naming the zone
     return name
-
-
-def schedule_text(schedule) -> str:
-    if schedule is None:
-        return ""
-    if schedule.interval_seconds:
-        # Intervals are written in seconds: 'every 10 minutes' reads back as a cron preset.
-        return f"every {schedule.interval_seconds} seconds"
-    return schedule.cron
 
 
 class SQLEditor(forms.Textarea):
@@ -198,8 +197,6 @@ class AlertForm(forms.ModelForm):
 
 def find_or_build_schedule(cron: str, interval: int | None, tz_name: str):
     """The Schedule with this timing (alerts share one per timing), or a new unsaved one."""
-    from schedules.models import Schedule
-
     lookup = {"cron": cron or "", "interval_seconds": interval, "timezone": tz_name}
     existing = Schedule.objects.filter(**lookup).first()
     if existing is not None:
@@ -229,3 +226,78 @@ class DatasourceForm(forms.ModelForm):
         # it is not Sentinel's own database or broker (alerts/isolation.py).
         validate_datasource_url(url)
         return url
+
+
+def kind_settings(kind: str) -> list[tuple[str, bool, bool, str]]:
+    """[(key, required, secret, meaning)] for a kind, required first, as its notifier declares them."""
+    fields = sorted(NOTIFIERS[kind].fields, key=lambda f: not f.required)
+    return [(f.name, f.required, f.secret, f.meaning) for f in fields]
+
+
+def kind_template(kind: str) -> dict:
+    """The config a new channel of this kind starts from: every required key and the usual optional ones."""
+    return {f.name: "" if f.example is None else copy.deepcopy(f.example)
+            for f in NOTIFIERS[kind].fields if f.example is not None or f.required}
+
+
+def settings_help_html() -> str:
+    """One block per kind listing its settings; the form's script shows the chosen kind's."""
+    blocks = []
+    for kind in NOTIFIERS:
+        rows = kind_settings(kind)
+        items = format_html_join(
+            "", "<li><code>{}</code> <b>{}</b>{}{}</li>",
+            ((key, "required" if required else "optional", ", secret" if secret else "",
+              format_html(": {}", meaning) if meaning else "") for key, required, secret, meaning in rows),
+        ) if rows else format_html("<li>{}</li>", ": ".join(filter(None, ["no settings", NOTIFIERS[kind].about])))
+        blocks.append(format_html('<div class="sn-kind-help" data-kind-help="{}"><b>{}</b> settings:<ul>{}</ul></div>',
+                                  kind, NOTIFIERS[kind].label or kind, items))
+    return format_html(
+        "{}{}", format_html_join("", "{}", ((b,) for b in blocks)),
+        format_html("<p>{}</p>", "JSON. Write secrets as ${VARIABLE}: read from the environment at send time. "
+                                 "A stored literal secret shows as *** and is kept when *** is saved."),
+    )
+
+
+class ChannelForm(forms.ModelForm):
+    """Edits a channel without ever showing a secret: *** stands for the stored value
+    and saving *** keeps it. The config is checked by the notifier's own validation."""
+
+    class Meta:
+        model = Channel
+        fields = ["name", "kind", "config", "enabled"]
+        widgets = {"config": forms.Textarea(attrs={"rows": 8, "cols": 70, "class": "sn-mono"})}
+
+    class Media:
+        js = ["sentinel/channel_form.js"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.initial["config"] = mask_config(self.instance.kind, self.instance.config)
+        if "config" in self.fields:  # a read-only viewer's form has no fields
+            self.fields["config"].help_text = settings_help_html()
+            # Choosing a kind fills an empty (or untouched template) box with that kind's template.
+            self.fields["config"].widget.attrs["data-channel-templates"] = json.dumps(
+                {kind: kind_template(kind) for kind in NOTIFIERS})
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, config = cleaned.get("kind"), cleaned.get("config")
+        if kind is None or config is None:
+            return cleaned
+        if not isinstance(config, dict):
+            self.add_error("config", "Must be a JSON object of settings.")
+            return cleaned
+        # *** stands for the stored secret, and only at the stored destination (alerts/secrets.py).
+        stored = self.instance.config if self.instance.pk and self.instance.kind == kind else {}
+        config, lost = restore_config(kind, config, stored)
+        for key, problem in lost:
+            self.add_error("config", f"{key}: {problem}")
+        # The rules a channel in a file is held to (alerts/config/schema.py), said per key.
+        problems = Problems()
+        check_channel_settings(kind, config, (), problems)
+        for path, message in problems.items:
+            self.add_error("config", f"{'.'.join(map(str, path))}: {message}" if path else message)
+        cleaned["config"] = config
+        return cleaned

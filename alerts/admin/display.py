@@ -16,8 +16,8 @@ from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from . import stats
-from .models import Execution, ExecutionStatus
+from .. import stats
+from ..models import Execution, ExecutionStatus
 
 SPARK_POINTS = 20
 # Shown instead of a state when it says more about what happens next.

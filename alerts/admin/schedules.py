@@ -1,6 +1,9 @@
-"""Schedules in the admin: written as a preset or cron plus a timezone, with the
-next runs previewed as you type (a small staff-only JSON endpoint) and the
-alerts that share the schedule listed on its page."""
+"""The Schedule admin: written as a preset or cron plus a timezone, with the
+next runs previewed as you type (a small staff-only JSON endpoint), what beat
+holds and fired for it, and the alerts that share the schedule listed on its page.
+
+It lives with the other admins, not in schedules/, so that the clock imports
+nothing from alerts/."""
 
 from django import forms
 from django.contrib import admin
@@ -10,31 +13,17 @@ from django.http import JsonResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
-from django_celery_beat.models import (
-    ClockedSchedule,
-    CrontabSchedule,
-    IntervalSchedule,
-    PeriodicTask,
-    SolarSchedule,
-)
+from django_celery_beat.models import PeriodicTask
 
-from alerts.admin import SentinelAdmin
-from alerts.admin_display import next_runs, when
-from alerts.admin_forms import COMMON_TIMEZONES, parse_schedule_text, schedule_text, validate_timezone_name
+from schedules import sync
+from schedules.models import Schedule
 
-from . import sync
-from .models import Schedule
+from ..config.export import schedule_text
+from .base import SentinelAdmin
+from .display import next_runs, when
+from .forms import COMMON_TIMEZONES, parse_schedule_text, validate_timezone_name
 
 PREVIEW_RUNS = 5
-
-# django-celery-beat's own tables are Sentinel's mirror of the Schedules (schedules/sync.py),
-# rewritten by every schedule or alert change: an edit there is undone or, worse, runs an
-# alert twice. They are kept off the admin; a schedule's page says what beat holds for it
-# (docs/admin.md, "Beat's internals").
-for _model in (PeriodicTask, CrontabSchedule, IntervalSchedule, ClockedSchedule, SolarSchedule):
-    if admin.site.is_registered(_model):
-        admin.site.unregister(_model)
-
 
 def preview(text: str, tz_name: str, count: int = PREVIEW_RUNS) -> list[tuple]:
     """[(local, utc)] for a schedule typed into a form, before anything is saved."""

@@ -1,12 +1,16 @@
-"""Keep the beat mirror in step with alert and schedule edits, in the same transaction."""
+"""Keep beat's mirror in step with alert and schedule edits, in the same transaction.
+
+Connected in alerts/apps.py. Here, not in schedules/: whether a schedule needs its
+beat entry depends on its alerts, and the clock knows nothing of alerts.
+"""
 
 from django.db.models.signals import post_delete, post_save, pre_save
 from django.dispatch import receiver
 
-from alerts.models import Alert
+from schedules.models import Schedule
 
-from .models import Schedule
-from .sync import sync_schedule
+from .mirror import sync_schedule
+from .models import Alert
 
 
 @receiver(pre_save, sender=Alert)

@@ -3,6 +3,9 @@
 Beat only says "this schedule is due"; the tick itself comes from the same
 arithmetic as the preview. The FiredTick insert is the claim: a second beat's
 duplicate, or a redelivered message, finds the row and does nothing.
+
+Here, not in schedules/: the fan-out is where a tick meets the alerts, and the
+clock (schedules/) knows nothing of alerts.
 """
 
 import logging
@@ -13,7 +16,10 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .models import FiredTick, Schedule
+from schedules.models import FiredTick, Schedule
+
+from . import dispatch
+from .models import Alert
 
 log = logging.getLogger("sentinel.schedules")
 
@@ -23,8 +29,6 @@ GAP_COUNT_CAP = 10_000
 
 def fire_schedule(schedule_id: int, now: datetime | None = None) -> FiredTick | None:
     """Record the tick due at `now` once and enqueue run_alerts for the schedule's enabled alerts, in batches."""
-    from alerts.models import Alert
-
     now = now or timezone.now()
     schedule = Schedule.objects.filter(pk=schedule_id).first()
     if schedule is None:
@@ -47,7 +51,7 @@ def fire_schedule(schedule_id: int, now: datetime | None = None) -> FiredTick | 
                 schedule=schedule, tick=tick, fired_at=now, alerts=len(alerts), missed_count=len(missed),
                 missed_first=missed[0] if missed else None, missed_last=missed[-1] if missed else None,
             )
-            transaction.on_commit(lambda: enqueue(batches(alerts), tick))
+            dispatch.run_alerts(batches(alerts), tick)  # once the FiredTick is committed
     except IntegrityError:
         return None
     if missed:
@@ -67,18 +71,3 @@ def batches(alerts: list[tuple[int, int]]) -> list[list[int]]:
         out += [ids[i:i + size] for i in range(0, len(ids), size)]
     return out
 
-
-def enqueue(alert_batches: list[list[int]], tick: datetime) -> None:
-    """Publish one run_alerts per batch over one broker connection."""
-    from alerts.tasks import run_alerts
-
-    if not alert_batches:
-        return
-    scheduled_for = tick.isoformat()
-    if run_alerts.app.conf.task_always_eager:
-        for ids in alert_batches:
-            run_alerts.apply_async((ids, scheduled_for))
-        return
-    with run_alerts.app.producer_or_acquire() as producer:
-        for ids in alert_batches:
-            run_alerts.apply_async((ids, scheduled_for), producer=producer)

@@ -15,10 +15,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from . import runner
-from .admin_display import short_value
-from .models import Alert, Channel, Datasource, ExecutionStatus, SilenceError, Trigger
-from .querying import QueryError, run_draft_query, run_query
+from .. import runner
+from ..models import Alert, Channel, Datasource, ExecutionStatus, SilenceError, Trigger
+from ..notifiers import NotifierError, send_test
+from ..querying import QueryError, run_draft_query, run_query
+from .display import short_value
 
 SILENCE_HOURS = (1, 4, 24)
 
@@ -175,21 +176,29 @@ def test_query_view(model_admin):
 # --- datasources and channels ---------------------------------------------------
 
 
+def _tried(model_admin, request, obj, attempt):
+    """A button that tries something with a saved object: attempt() answers (worked, what happened),
+    which the page shows and the object's history keeps."""
+    _require_change(model_admin, request, obj)
+    worked, said = attempt()
+    (messages.success if worked else messages.error)(request, said)
+    model_admin.log_change(request, obj, said)
+    return _back(request, obj)
+
+
 def test_connection_view(model_admin):
     @require_POST
     def view(request, object_id):
         datasource = get_object_or_404(Datasource, pk=object_id)
-        _require_change(model_admin, request, datasource)
-        try:
-            result = run_query(datasource, "SELECT 1")
-        except QueryError as exc:
-            said = f"Could not reach {datasource.name}: {exc}"
-            messages.error(request, said)
-        else:
-            said = f"Connected to {datasource.name}: SELECT 1 answered in {result.duration_ms:.0f} ms."
-            messages.success(request, said)
-        model_admin.log_change(request, datasource, said)
-        return _back(request, datasource)
+
+        def attempt():
+            try:
+                result = run_query(datasource, "SELECT 1")
+            except QueryError as exc:
+                return False, f"Could not reach {datasource.name}: {exc}"
+            return True, f"Connected to {datasource.name}: SELECT 1 answered in {result.duration_ms:.0f} ms."
+
+        return _tried(model_admin, request, datasource, attempt)
 
     return view
 
@@ -197,7 +206,7 @@ def test_connection_view(model_admin):
 def say_query_check(request, alert: Alert) -> None:
     """After a save: a warning when the datasource refuses the query (missing table, syntax error),
     a softer note when it could not be asked. The save stands either way."""
-    from .validation import save_note
+    from ..validation import save_note
 
     note = save_note(alert)
     if note is not None:
@@ -243,20 +252,13 @@ def test_channel_view(model_admin):
     @require_POST
     def view(request, object_id):
         channel = get_object_or_404(Channel, pk=object_id)
-        _require_change(model_admin, request, channel)
-        try:
-            from .notifiers import NotifierError, send_test
-        except ImportError:  # pragma: no cover - the notifications module predates this view
-            messages.error(request, "This version cannot send test messages.")
-            return _back(request, channel)
-        try:
-            said = send_test(channel)
-        except NotifierError as exc:
-            said = f"Test message through {channel.name} failed: {exc}"
-            messages.error(request, said)
-        else:
-            messages.success(request, said)
-        model_admin.log_change(request, channel, said)
-        return _back(request, channel)
+
+        def attempt():
+            try:
+                return True, send_test(channel)
+            except NotifierError as exc:
+                return False, f"Test message through {channel.name} failed: {exc}"
+
+        return _tried(model_admin, request, channel, attempt)
 
     return view
