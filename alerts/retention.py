@@ -71,6 +71,17 @@ def raw_cutoff_for(alert: Alert, now: datetime) -> datetime:
     return now - timedelta(days=min(settings.SENTINEL_RAW_HISTORY_DAYS, retention_days(alert)))
 
 
+def raw_history_from(alert: Alert, now: datetime, rolled_until: datetime | None) -> datetime | None:
+    """The hour from which every run of the alert is still a raw row (the charts draw them); before it
+    plain OK runs may be gone, and their hours' rollups say what they were. None: nothing has been
+    pruned (no roll-up pass yet, so pruning has not started)."""
+    if rolled_until is None:
+        return None
+    start = min(raw_cutoff_for(alert, now), rolled_until)
+    hour = start.replace(minute=0, second=0, microsecond=0)
+    return hour if hour == start else hour + timedelta(hours=1)
+
+
 def plain_runs():
     """OK runs that changed nothing and sent nothing: what the middle tier does not keep. The
     first two conditions are the partial index's (execution_plain_ok_by_alert), word for word,

@@ -16,7 +16,7 @@ roll_up() is one pass; beat runs it every five minutes (task alerts.roll_up_hist
    a run whose row appears a little after its finished_at is still looked at.
    Re-rolling from raw rows needs all of them: retention prunes nothing at or after
    rolled_until, nor anything finished at or after checked_until (alerts/retention.py). An hour
-   older than its alert's raw retention may have lost its other runs to pruning, though; there
+   older than its alert's raw window may have lost its plain OK runs to pruning, though; there
    the late runs (those finished after the rollup read its rows: rolled_at) are added to the
    rollup instead of recomputing it.
 
@@ -37,7 +37,7 @@ from django.utils import timezone
 
 from . import histograms
 from .models import Alert, Execution, ExecutionRollup, ExecutionStatus, RollupProgress
-from .retention import cutoff_for
+from .retention import raw_cutoff_for
 from .stats import HOUR, QUERIED_Q, SCHEDULED_Q, aggregates, bucket_counts, floor_hour, lag_ms
 
 log = logging.getLogger("sentinel.rollups")
@@ -150,8 +150,8 @@ def _roll_late(progress: RollupProgress, now: datetime) -> int:
     alerts = {a.pk: a for a in Alert.objects.filter(pk__in={i for ids in by_hour.values() for i in ids})
               .only("pk", "retention_days")}
     for hour, alert_ids in by_hour.items():
-        whole = [i for i in alert_ids if i in alerts and hour >= cutoff_for(alerts[i], now)]
-        pruned = [i for i in alert_ids if i in alerts and hour < cutoff_for(alerts[i], now)]
+        whole = [i for i in alert_ids if i in alerts and hour >= raw_cutoff_for(alerts[i], now)]
+        pruned = [i for i in alert_ids if i in alerts and hour < raw_cutoff_for(alerts[i], now)]
         if whole:
             save(roll_hours(hour, hour + HOUR, whole))
         for alert_id in pruned:

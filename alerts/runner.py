@@ -22,6 +22,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from . import evaluation as ev
+from . import ticks
 from .evaluation import Evaluation, Outcome, Rule, evaluate
 from .models import Alert, AlertState, Execution, ExecutionStatus, Trigger
 from .querying import QueryError, QueryResult, QueryTimeout, run_query
@@ -48,6 +49,7 @@ class DryRun:
     evaluation: Evaluation
     status: str
     transitions: dict[str, Transition] = field(default_factory=dict)
+    binding: ticks.Binding | None = None  # the tick parameters it bound, when its query uses them
 
 
 @dataclass
@@ -63,7 +65,7 @@ def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *,
         task_id: str = "") -> Execution | DryRun | None:
     """Run one tick of an alert. Returns its Execution, a DryRun, or None when the tick is not ours."""
     if dry_run:
-        return _dry_run(alert)
+        return _dry_run(alert, scheduled_for)
     return run_many([alert], scheduled_for, trigger, task_id=task_id).executions.get(alert.pk)
 
 
@@ -133,7 +135,7 @@ def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]]) -> tuple[list[Ex
                 # Slow queries: keep this batch's runs, waiting or not yet recorded, from looking abandoned.
                 _renew_leases([e for _, e, _ in claimed], alert.datasource.timeout_seconds)
                 leased = time.monotonic()
-            finished.append(Finished(alert, execution, *query_and_evaluate(alert)))
+            finished.append(Finished(alert, execution, *query_and_evaluate(alert, execution.scheduled_for)))
         if time.monotonic() - flushed > settings.SENTINEL_BATCH_FLUSH_SECONDS:
             flush()
             flushed = time.monotonic()
@@ -323,11 +325,12 @@ def grace_for(alert: Alert, periods: dict | None = None) -> timedelta | None:
     return min(period / 2, timedelta(minutes=5)) if period else None
 
 
-def query_and_evaluate(alert: Alert) -> tuple[QueryResult | None, Evaluation, str]:
-    """The alert's answer, or its failure as an ERROR or TIMEOUT: never an exception, so one alert's
-    bad query (or a bug it meets) cannot stop the rest of its batch."""
+def query_and_evaluate(alert: Alert, tick: datetime) -> tuple[QueryResult | None, Evaluation, str]:
+    """The alert's answer at `tick` (its tick parameters bound, alerts/ticks.py), or its failure as an
+    ERROR or TIMEOUT: never an exception, so one alert's bad query (or a bug it meets) cannot stop the
+    rest of its batch."""
     try:
-        result = run_query(alert.datasource, alert.query)
+        result = run_query(alert.datasource, alert.query, params=ticks.params_for(alert, tick))
         evaluation = evaluate(Rule.of(alert), result.columns, result.rows)
     except QueryTimeout as exc:
         return None, _failed(str(exc)), ExecutionStatus.TIMEOUT
@@ -355,12 +358,13 @@ def _status_of(evaluation: Evaluation) -> str:
     return ExecutionStatus.OK
 
 
-def _dry_run(alert: Alert) -> DryRun:
-    result, evaluation, status = query_and_evaluate(alert)
+def _dry_run(alert: Alert, tick: datetime) -> DryRun:
+    """The run of `tick` without recording it: "now" for a test, or a rerun of a past tick."""
+    result, evaluation, status = query_and_evaluate(alert, tick)
     known = {s.key: s for s in AlertState.objects.filter(alert=alert)}
     policy, now, silenced = Policy.of(alert), timezone.now(), alert.is_silenced()
     transitions = {
         o.key: transition(instance_of(known.get(o.key)), o.kind, policy, now, silenced)
         for o in outcomes_for(evaluation, known)
     }
-    return DryRun(result, evaluation, status, transitions)
+    return DryRun(result, evaluation, status, transitions, ticks.binding_if_used(alert, tick))

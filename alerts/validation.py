@@ -5,7 +5,8 @@ Two kinds of check live here:
 
 - offline checks that refuse to save an alert or a datasource that can never
   run: a query the one-statement rule or the safety check refuses
-  (alerts/querying.py, alerts/sql_safety.py), a datasource URL that does not
+  (alerts/querying.py, alerts/sql_safety.py) or a `:name` that is none of the
+  four tick parameters (alerts/tick_parameters.py), a datasource URL that does not
   parse or names a driver that is not installed. They never connect.
 - `prepare`, which asks the datasource to plan a query without running it
   (EXPLAIN, in the read-only, time-bounded session alerts/querying.py sets up),

@@ -83,7 +83,9 @@ def test_per_alert_retention_overrides_the_default(alert_factory):
     for alert in (short, long, default):
         history(alert, 300, 100, 30, 8, 1)
 
-    with override_settings(SENTINEL_RETENTION_DAYS=60):
+    # A raw window as long as the longest retention: every run is kept until its alert's retention
+    # (tests/test_tiered_history.py has what goes before it).
+    with override_settings(SENTINEL_RETENTION_DAYS=60, SENTINEL_RAW_HISTORY_DAYS=365):
         rolled_up_and_pruned()
 
     assert ages(short) == [1]

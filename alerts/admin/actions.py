@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from .. import runner
+from .. import runner, ticks
 from ..models import Alert, Channel, Datasource, ExecutionStatus, SilenceError, Trigger
 from ..notifiers import NotifierError, send_test
 from ..querying import QueryError, run_draft_query, run_query
@@ -60,6 +60,9 @@ def run_now(alert: Alert) -> tuple[int, str]:
     if sent:
         said += f", {sent} notification{'s' if sent != 1 else ''}"
     said += f" (execution {execution.pk}, {execution.duration_ms or 0:.0f} ms)."
+    binding = ticks.binding_if_used(alert, execution.scheduled_for)  # what the run bound: the same rows decide
+    if binding:
+        said += f" {binding.describe('now')}."
     if execution.error or execution.reason:
         said += f" {execution.error or execution.reason}"
     bad = execution.status in (ExecutionStatus.ERROR, ExecutionStatus.TIMEOUT)
@@ -159,12 +162,19 @@ def test_query_view(model_admin):
         needed = ["datasource", "query", "mode", "value_column", "operator", "threshold", "key_columns",
                   "pending_evaluations", "on_no_data", "on_error"]
         problems = {name: form.errors[name] for name in needed if name in form.errors}
+        tick = None
+        if request.POST.get("sn_tick", "").strip():  # a rerun of a past tick (docs/writing-alerts.md)
+            try:
+                tick = ticks.past_tick(request.POST["sn_tick"], timezone.now())
+            except ticks.BadTick as exc:
+                problems["tick"] = [str(exc)]
         context = {**model_admin.admin_site.each_context(request), "problems": problems, "dry": None}
         if not problems:
             alert = form.unsaved_alert()
             started = time.monotonic()
-            dry = runner.run(alert, timezone.now(), Trigger.MANUAL, dry_run=True)
+            dry = runner.run(alert, tick or timezone.now(), Trigger.MANUAL, dry_run=True)
             context.update(dry=dry, alert=alert, took_ms=(time.monotonic() - started) * 1000,
+                           bound=dry.binding.describe("rerun of a past tick" if tick else "now") if dry.binding else "",
                            moves=[(key, moved.state.state, [n for n in moved.notices])
                                   for key, moved in dry.transitions.items()])
         return TemplateResponse(request, "admin/alerts/alert/dry_run.html", context,

@@ -15,6 +15,7 @@ from .base import HistoryInline, SentinelAdmin
 from .display import (
     ago,
     badge,
+    chart_history,
     display_state,
     duration,
     execution_lag,
@@ -275,7 +276,7 @@ class AlertAdmin(SentinelAdmin):
 
 def annotate_page(alerts: list) -> None:
     """Give one page of the alerts list its sparklines and next runs: one query, not one per row."""
-    values = recent_values([a.pk for a in alerts])
+    values = recent_values(alerts)
     now, upcoming = timezone.now(), {}
     for alert in alerts:
         alert._sn_values = values.get(alert.pk, [])
@@ -303,12 +304,17 @@ def alert_page_context(alert: Alert) -> dict:
         "sn_last_run": ago(alert.last_run_at) if alert.last_run_at else "never",
         "sn_next_runs": upcoming,
         "sn_history_rows": executions_table(latest[:HISTORY_ROWS]),
-        "sn_chart": history_chart(list(reversed(latest))),
-        "sn_chart_points": len(latest),
+        **_chart(alert, latest),
         "sn_silenced": alert.is_silenced(),
         "sn_executions_url": reverse("admin:alerts_execution_changelist") + f"?alert={alert.pk}",
         "sn_stats": stats_table(alert),
     }
+
+
+def _chart(alert: Alert, latest: list) -> dict:
+    runs, hours = chart_history(alert, latest, CHART_POINTS)
+    span = f"{len(runs)} runs" + (f" and the {len(hours)} hours before them" if hours else "")
+    return {"sn_chart": history_chart(runs, hours), "sn_chart_points": span}
 
 
 def executions_table(executions) -> str:

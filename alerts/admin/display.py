@@ -10,16 +10,17 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db import connection
-from django.db.models import F, Window
+from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.functional import cached_property
 from django.utils.html import format_html, format_html_join
 
-from .. import stats
-from ..models import Execution, ExecutionStatus
+from .. import retention, stats
+from ..models import Execution, ExecutionRollup, ExecutionStatus, RollupProgress
 
 SPARK_POINTS = 20
+HALF_HOUR = timedelta(minutes=30)  # where an hour's rollup is drawn
 # Shown instead of a state when it says more about what happens next.
 DISABLED, SILENCED = "DISABLED", "SILENCED"
 
@@ -108,14 +109,34 @@ def sparkline(values: list, threshold=None, width: int = 90, height: int = 22) -
     )
 
 
-def history_chart(executions: list, width: int = 720, height: int = 180) -> str:
-    """Value and threshold over time for an alert's recent executions (oldest first), as inline SVG."""
-    rows = [(e.scheduled_for, numeric(e.actual_value), numeric(e.threshold)) for e in executions]
+def chart_history(alert, latest: list, points: int, now=None) -> tuple[list, list]:
+    """What the alert page's chart draws: (runs, hours), `points` in all, each oldest first. `latest`
+    is the alert's latest `points` runs, newest first. Where they reach back past the raw window, whose plain OK runs
+    retention deleted, the runs there (the kept ALERT and changed ones only) would draw a false
+    picture: the hours before it are drawn from their rollups instead (value avg, min and max).
+    A minutely alert's 200 runs are 3 hours, inside the window: no rollup is read."""
+    rolled_until = RollupProgress.objects.values_list("rolled_until", flat=True).first()
+    since = retention.raw_history_from(alert, now or timezone.now(), rolled_until)
+    if since is None or not latest or (len(latest) == points and latest[-1].scheduled_for >= since):
+        return list(reversed(latest)), []
+    runs = [e for e in reversed(latest) if e.scheduled_for >= since]
+    # The (alert, hour) unique index, newest first: at most `points` entries read.
+    hours = list(ExecutionRollup.objects.filter(alert=alert, hour__lt=since, value_n__gt=0).order_by("-hour")
+                 .values_list("hour", "value_sum", "value_n", "value_min", "value_max")[:points - len(runs)])
+    return runs, [(hour + HALF_HOUR, total / n, low, high) for hour, total, n, low, high in reversed(hours)]
+
+
+def history_chart(executions: list, hours: list = (), width: int = 720, height: int = 180) -> str:
+    """Value and threshold over time for an alert's recent executions (oldest first), as inline SVG;
+    before them `hours` (mid-hour, avg, min, max) from the rollups, each with its min-max range."""
+    ranges = [(m, low, high) for m, _, low, high in hours]
+    rows = [(m, avg, None) for m, avg, _, _ in hours]
+    rows += [(e.scheduled_for, numeric(e.actual_value), numeric(e.threshold)) for e in executions]
     rows = [r for r in rows if r[1] is not None or r[2] is not None]
     if len(rows) < 2:
         return format_html('<p class="sn-muted">{}</p>', "Not enough numeric values yet to draw a chart.")
     pad_left, pad_bottom, pad_top = 56, 22, 10
-    values = [v for _, a, t in rows for v in (a, t) if v is not None]
+    values = [v for _, a, t in rows for v in (a, t) if v is not None] + [v for _, lo, hi in ranges for v in (lo, hi)]
     low, high = min(values), max(values)
     span = (high - low) or 1.0
     low, high = low - span * 0.05, high + span * 0.05
@@ -146,45 +167,80 @@ def history_chart(executions: list, width: int = 720, height: int = 180) -> str:
         pad_left, height - 4, t0.strftime("%m-%d %H:%M"), width - 8, height - 4, t1.strftime("%m-%d %H:%M UTC"),
     )
     threshold = path(2)
+    spans = format_html_join(
+        "", '<line class="sn-range" x1="{}" x2="{}" y1="{}" y2="{}"><title>{} UTC hour: min {}, max {}</title></line>',
+        ((f"{x(m):.1f}", f"{x(m):.1f}", f"{y(lo):.1f}", f"{y(hi):.1f}", (m - HALF_HOUR).strftime("%Y-%m-%d %H:00"),
+          short_value(lo), short_value(hi)) for m, lo, hi in ranges),
+    )
     return format_html(
         '<svg class="sn-chart" viewBox="0 0 {} {}" width="100%" role="img" aria-label="value and threshold">'
-        '<rect x="{}" y="{}" width="{}" height="{}" class="sn-plot"/>{}'
+        '<rect x="{}" y="{}" width="{}" height="{}" class="sn-plot"/>{}{}'
         '<polyline class="sn-threshold" points="{}"/><polyline class="sn-value" points="{}"/>{}</svg>'
-        '<p class="sn-legend"><span class="sn-key-value"></span> value <span class="sn-key-threshold"></span> threshold</p>',
-        width, height, pad_left, pad_top, width - pad_left - 8, height - pad_top - pad_bottom, labels,
+        '<p class="sn-legend"><span class="sn-key-value"></span> value <span class="sn-key-threshold"></span> threshold'
+        '{}</p>',
+        width, height, pad_left, pad_top, width - pad_left - 8, height - pad_top - pad_bottom, labels, spans,
         threshold, path(1), dots,
+        format_html(" (before {}: hourly average, with the hour's min to max)",
+                    executions[0].scheduled_for.strftime("%m-%d %H:%M") if executions else "now") if ranges else "",
     )
 
 
-def recent_values(alert_ids: list[int], per_alert: int = SPARK_POINTS) -> dict[int, list]:
-    """alert id -> its latest values, oldest first: one query for a whole page of alerts.
+def recent_values(alerts: list, per_alert: int = SPARK_POINTS) -> dict[int, list]:
+    """alert id -> its latest values, oldest first: one query for a whole page of alerts, and a
+    second for those with fewer values in the raw window, whose older hours' plain OK runs are gone:
+    there each hour's last value from its rollup (one a run at the schedules that get there: every
+    8.4 hours or rarer, for 20 points in 7 days).
 
     On PostgreSQL a LATERAL join reads at most `per_alert` index entries per alert,
     however long each history is; elsewhere a window function does the same job."""
-    if not alert_ids:
+    if not alerts:
         return {}
-    found: dict[int, list] = {i: [] for i in alert_ids}
-    statuses = [ExecutionStatus.OK, ExecutionStatus.ALERT]
+    now = timezone.now()
+    rolled_until = RollupProgress.objects.values_list("rolled_until", flat=True).first()
+    since = {a.pk: retention.raw_history_from(a, now, rolled_until) for a in alerts}
+    found = _latest_values(Execution, "scheduled_for", "actual_value",
+                           Q(status__in=[ExecutionStatus.OK, ExecutionStatus.ALERT]), since, per_alert, "gte")
+    short = {i: at for i, at in since.items() if at is not None and len(found[i]) < per_alert}
+    if short:
+        hours = _latest_values(ExecutionRollup, "hour", "value_last", Q(value_n__gt=0, value_last__isnull=False),
+                               short, per_alert, "lt")
+        for alert_id, values in hours.items():
+            found[alert_id] = values[-(per_alert - len(found[alert_id])):] + found[alert_id]
+    return found
+
+
+def _latest_values(model, at: str, column: str, where: Q, bound: dict, per_alert: int, side: str) -> dict[int, list]:
+    """alert id -> the `column` of its latest `per_alert` rows of `model` (oldest first) whose `at`
+    is on `side` ("gte" or "lt") of the alert's bound (None: no bound)."""
+    found: dict[int, list] = {i: [] for i in bound}
+    rows = model.objects.filter(where)
     if connection.vendor == "postgresql":
-        table = Execution._meta.db_table
+        table = model._meta.db_table
+        where_sql, params = rows.query.get_compiler(connection=connection).compile(rows.query.where)
+        edge = ">=" if side == "gte" else "<"
         sql = (
-            f"SELECT a.id, e.actual_value FROM unnest(%s::bigint[]) AS a(id) "
-            f"CROSS JOIN LATERAL (SELECT actual_value, scheduled_for FROM {table} "
-            f"WHERE alert_id = a.id AND status = ANY(%s) ORDER BY scheduled_for DESC LIMIT %s) e "
-            f"ORDER BY a.id, e.scheduled_for"
+            f"SELECT a.id, e.{column} FROM unnest(%s::bigint[], %s::timestamptz[]) AS a(id, bound) "
+            f"CROSS JOIN LATERAL (SELECT {column}, {at} FROM {table} "
+            f"WHERE alert_id = a.id AND (a.bound IS NULL OR {at} {edge} a.bound) AND {where_sql} "
+            f"ORDER BY {at} DESC LIMIT %s) e ORDER BY a.id, e.{at}"
         )
         with connection.cursor() as cursor:
-            cursor.execute(sql, [list(alert_ids), [str(s) for s in statuses], per_alert])
-            rows = cursor.fetchall()
-        for alert_id, value in rows:
-            found[alert_id].append(json.loads(value) if isinstance(value, str) else value)
+            cursor.execute(sql, [list(bound), list(bound.values()), *params, per_alert])
+            for alert_id, value in cursor.fetchall():
+                found[alert_id].append(json.loads(value) if isinstance(value, str) else value)
         return found
+    by_bound: dict = {}
+    for alert_id, moment in bound.items():
+        by_bound.setdefault(moment, []).append(alert_id)
+    scope = Q(pk__in=[])
+    for moment, ids in by_bound.items():
+        scope |= Q(alert_id__in=ids) & (Q() if moment is None else Q(**{f"{at}__{side}": moment}))
     ranked = (
-        Execution.objects.filter(alert_id__in=alert_ids, status__in=statuses)
-        .annotate(rank=Window(RowNumber(), partition_by=[F("alert_id")], order_by=F("scheduled_for").desc()))
+        rows.filter(scope)
+        .annotate(rank=Window(RowNumber(), partition_by=[F("alert_id")], order_by=F(at).desc()))
         .filter(rank__lte=per_alert)
-        .order_by("alert_id", "scheduled_for")
-        .values_list("alert_id", "actual_value")
+        .order_by("alert_id", at)
+        .values_list("alert_id", column)
     )
     for alert_id, value in ranked:
         found[alert_id].append(value)

@@ -260,11 +260,23 @@ class SilenceSerializer(RefusesUnknownKeys, serializers.Serializer):
         return attrs
 
 
+class TickBinding(serializers.Serializer):
+    """The tick parameters a run bound (docs/writing-alerts.md, Tick-bound queries)."""
+
+    tick = serializers.DateTimeField()
+    window_start = serializers.DateTimeField()
+    window_end = serializers.DateTimeField()
+    last_success = serializers.DateTimeField(allow_null=True)
+    now = serializers.BooleanField(help_text="Bound for the moment of the request, not a past tick.")
+
+
 class RunStarted(serializers.Serializer):
     execution_id = serializers.IntegerField()
     alert = serializers.CharField()
     status = serializers.CharField()
     url = serializers.CharField(help_text="Poll this for the outcome.")
+    bound = TickBinding(allow_null=True, help_text="What the query's :tick, :window_start, :window_end and "
+                        ":last_success are bound to; null when it uses none.")
 
 
 class Transition(serializers.Serializer):
@@ -283,6 +295,8 @@ class DryRunResult(serializers.Serializer):
     columns = serializers.ListField(child=serializers.CharField())
     rows = serializers.ListField(child=serializers.JSONField())
     transitions = Transition(many=True)
+    bound = TickBinding(allow_null=True, help_text="What the query's :tick, :window_start, :window_end and "
+                        ":last_success were bound to; null when it uses none.")
 
 
 class Run(serializers.Serializer):

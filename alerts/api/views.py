@@ -12,7 +12,7 @@ from rest_framework.views import APIView
 from schedules.cron import PRESETS
 from schedules.models import Schedule
 
-from .. import recording, runner
+from .. import recording, runner, ticks
 from ..models import Alert, Channel, Datasource, Execution, Notification, SilenceError, Trigger
 from ..queued_runs import start_run
 from ..stats import alert_stats, overall_stats
@@ -56,6 +56,21 @@ def _type_of(field):
     return OpenApiTypes.STR
 
 
+def _past_tick(request):
+    text = request.query_params.get("tick", "")
+    if not text:
+        return None
+    try:
+        return ticks.past_tick(text, timezone.now())
+    except ticks.BadTick as exc:
+        raise ValidationError({"tick": [str(exc)]}) from None
+
+
+def _bound(binding, *, now: bool) -> dict | None:
+    """The tick parameters a run bound (None when its query uses none), and whether for "now"."""
+    return {**binding.values(), "now": now} if binding else None
+
+
 @extend_schema_view(list=extend_schema(parameters=params_of(s.AlertFilter)))
 class AlertViewSet(viewsets.ModelViewSet):
     """Alerts: the same keys as a config file's alerts:, plus their current state (read-only)."""
@@ -89,15 +104,19 @@ class AlertViewSet(viewsets.ModelViewSet):
     @extend_schema(
         request=None,
         parameters=[OpenApiParameter("dry_run", OpenApiTypes.BOOL, description="Query and evaluate now, answer "
-                                     "with the outcome; record and send nothing.")],
+                                     "with the outcome; record and send nothing."),
+                    OpenApiParameter("tick", OpenApiTypes.DATETIME, description="Rerun this past tick (ISO 8601, "
+                                     "UTC without an offset): binds its :tick and window, answers as a dry run.")],
         responses={202: s.RunStarted, 200: s.DryRunResult},
     )
     @action(detail=True, methods=["post"])
     def run(self, request, name=None):
         """Run the alert now. Answers 202 with the execution id at once; a worker runs it."""
         alert = self.get_object()
-        if request.query_params.get("dry_run", "").lower() in ("1", "true", "yes"):
-            dry = runner.run(alert, timezone.now(), Trigger.API, dry_run=True)
+        tick = _past_tick(request)
+        # A past tick has its execution already (one per tick): its rerun is always a dry run.
+        if tick or request.query_params.get("dry_run", "").lower() in ("1", "true", "yes"):
+            dry = runner.run(alert, tick or timezone.now(), Trigger.API, dry_run=True)
             result = dry.result
             body = {
                 "alert": alert.name, "dry_run": True, "status": dry.status, "value": dry.evaluation.value,
@@ -106,6 +125,7 @@ class AlertViewSet(viewsets.ModelViewSet):
                 "rows": [list(r) for r in recording.preview(result.rows)] if result else [],
                 "transitions": [{"key": key, "state": moved.state.state, "events": [n.event for n in moved.notices]}
                                 for key, moved in dry.transitions.items()],
+                "bound": _bound(dry.binding, now=tick is None),
             }
             return Response(s.DryRunResult(body).data)
         with transaction.atomic():
@@ -114,8 +134,9 @@ class AlertViewSet(viewsets.ModelViewSet):
             return Response({"detail": "A run of this alert was asked for at this very moment; try again."},
                             status=status.HTTP_409_CONFLICT)
         url = request.build_absolute_uri(f"/api/executions/{execution.pk}")
+        bound = _bound(ticks.binding_if_used(alert, execution.scheduled_for), now=True)
         return Response(s.RunStarted({"execution_id": execution.pk, "alert": alert.name, "status": execution.status,
-                                      "url": url}).data, status=status.HTTP_202_ACCEPTED)
+                                      "url": url, "bound": bound}).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(request=None, responses=s.AlertSerializer)
     @action(detail=True, methods=["post"])

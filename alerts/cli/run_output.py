@@ -3,7 +3,7 @@
 
 from django.utils import timezone
 
-from alerts import runner
+from alerts import runner, ticks
 from alerts.models import ExecutionStatus, Trigger
 
 FAILED = (ExecutionStatus.ERROR, ExecutionStatus.TIMEOUT)
@@ -19,12 +19,15 @@ def print_value(out, value, threshold) -> None:
         out.write(f"  value {value!r}, threshold {threshold!r}")
 
 
-def dry_run_and_print(alert, out, note: str = "") -> int:
-    """Query and evaluate the alert now, record and send nothing, and print what would happen:
-    each instance's next state and the notifications it would cause. Returns the exit code."""
-    dry = runner.run(alert, timezone.now(), Trigger.CLI, dry_run=True)
+def dry_run_and_print(alert, out, note: str = "", tick=None) -> int:
+    """Query and evaluate the alert now (or as at a past `tick`), record and send nothing, and print
+    what would happen: each instance's next state and the notifications it would cause. Returns the
+    exit code."""
+    dry = runner.run(alert, tick or timezone.now(), Trigger.CLI, dry_run=True)
     out.write(f"{alert.name}: {dry.status}" + (f" ({note})" if note else ""))
     print_value(out, dry.evaluation.value, dry.evaluation.threshold)
+    if dry.binding:
+        out.write(f"  {dry.binding.describe('rerun of a past tick' if tick else 'now')}")
     for key, moved in dry.transitions.items():
         events = ", ".join(n.event for n in moved.notices) or "no notification"
         out.write(f"  {key or '(alert)'}: would become {moved.state.state}; {events}")
@@ -42,6 +45,9 @@ def run_and_print(alert, out) -> int:
         f"state {execution.state_before or '-'} -> {execution.state_after or '-'})"
     )
     print_value(out, execution.actual_value, execution.threshold)
+    binding = ticks.binding_if_used(alert, execution.scheduled_for)  # what the run bound: the same rows decide
+    if binding:
+        out.write(f"  {binding.describe('now')}")
     for n in execution.notifications.select_related("channel"):
         key = f" [{n.instance_key}]" if n.instance_key else ""
         out.write(f"  notification {n.pk}: {n.event}{key} -> {n.channel.name}: {n.status}")

@@ -55,9 +55,16 @@
     const result = document.createElement("div");
     result.id = "sn-dry-run";
     result.setAttribute("aria-live", "polite");
+    // Optional: rerun a past tick (binds its :tick and window). No name: a save never sends it.
+    const tick = document.createElement("input");
+    tick.type = "text";
+    tick.id = "sn-test-tick";
+    tick.placeholder = "at tick (UTC), e.g. 2026-12-01T10:05Z";
+    tick.setAttribute("aria-label", "Tick to rerun (UTC, optional; empty: now)");
     const bar = document.createElement("div");
     bar.className = "sn-query-tools";
     bar.appendChild(button);
+    bar.appendChild(tick);
     bar.appendChild(result);
     // Below the field (not beside it): the admin lays label and widget out in a row.
     const row = editorWrap.closest(".form-row") || editorWrap.parentNode;
@@ -66,7 +73,9 @@
       button.disabled = true;
       button.textContent = "Running…";
       try {
-        const response = await fetch(config.dataset.testQueryUrl, {method: "POST", body: new FormData(form),
+        const body = new FormData(form);
+        body.append("sn_tick", tick.value);
+        const response = await fetch(config.dataset.testQueryUrl, {method: "POST", body: body,
           credentials: "same-origin", headers: {"X-Requested-With": "fetch"}});
         result.innerHTML = await response.text();
       } catch (err) {
