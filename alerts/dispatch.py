@@ -19,13 +19,17 @@ from django.db import transaction
 RUN_ALERTS = "alerts.run_alerts"
 RUN_CLAIMED = "alerts.run_claimed"
 DELIVER = "alerts.deliver"
+RUN_BACKTEST = "alerts.run_backtest"
 
 
-def run_alerts(batches: list[list[int]], tick: datetime, *, countdown: float | None = None) -> None:
+def run_alerts(batches: list[list[int]], tick: datetime, *, countdown: float | None = None,
+               waiting_since: datetime | None = None) -> None:
     """One run_alerts per batch of alert ids for the tick: the fan-out's batches, or a batch's
-    handed-back runs (countdown: runs busy under another worker's lease, looked at again when it ends)."""
+    handed-back runs (countdown: a spread batch's offset after the tick, runs busy under another
+    worker's lease, or runs that found no free query slot, with `waiting_since` their first try)."""
+    extra = (waiting_since.isoformat(),) if waiting_since else ()
     scheduled_for = tick.isoformat()
-    _after_commit(RUN_ALERTS, [(ids, scheduled_for) for ids in batches if ids], countdown=countdown)
+    _after_commit(RUN_ALERTS, [(ids, scheduled_for, *extra) for ids in batches if ids], countdown=countdown)
 
 
 def run_claimed(execution_id: int) -> None:
@@ -36,6 +40,11 @@ def run_claimed(execution_id: int) -> None:
 def deliver(notification_ids: list[int], *, countdown: float | None = None) -> None:
     """One deliver per notification (countdown: a retry after its backoff)."""
     _after_commit(DELIVER, [(pk,) for pk in notification_ids], countdown=countdown)
+
+
+def run_backtest(backtest_id: int) -> None:
+    """A backtest for a worker of the "backtests" queue, so it never waits in front of a tick's runs."""
+    _after_commit(RUN_BACKTEST, [(backtest_id,)])
 
 
 def _after_commit(name: str, calls: list[tuple], **options) -> None:

@@ -113,6 +113,15 @@ class Datasource(models.Model):
     timeout_seconds = models.FloatField(default=settings.SENTINEL_DEFAULT_QUERY_TIMEOUT)
     row_limit = models.PositiveIntegerField(default=settings.SENTINEL_DEFAULT_ROW_LIMIT)
     enabled = models.BooleanField(default=True)
+    max_concurrent_queries = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)],
+        help_text="At most this many of its queries at once, across all workers; empty: no cap.",
+    )
+    spread_seconds = models.PositiveIntegerField(
+        default=0,
+        help_text="Start its alerts across this many seconds after each tick (at most half the schedule's "
+                  "period), each at the same offset every tick; 0: all at the tick.",
+    )
     source_file = models.CharField(max_length=500, blank=True, help_text="Set when the datasource came from a file.")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -136,6 +145,26 @@ class Datasource(models.Model):
             raise ValidationError(
                 {"row_limit": f"Must be at most {settings.SENTINEL_ROW_LIMIT_MAX:,} rows (SENTINEL_ROW_LIMIT_MAX)."}
             )
+
+
+class DatasourceSlot(models.Model):
+    """One of a capped datasource's query slots (alerts/datasource_slots.py): a run holds one
+    while its query runs, until `lease_expires_at`, renewed while the query is slow, so a
+    dead worker's slot comes back when its lease runs out."""
+
+    datasource = models.ForeignKey(Datasource, on_delete=models.CASCADE, related_name="slots")
+    number = models.PositiveIntegerField(help_text="0 .. max_concurrent_queries - 1.")
+    holder = models.CharField(max_length=64, blank=True, help_text="The holding run's token; empty: free.")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["datasource", "number"], name="datasource_slot_once"),
+        ]
+
+    def __str__(self) -> str:
+        held = f"held until {self.lease_expires_at:%H:%M:%S} UTC" if self.holder else "free"
+        return f"{self.datasource.name} slot {self.number}: {held}"
 
 
 class Channel(models.Model):
@@ -428,14 +457,12 @@ class WorkerHeartbeat(models.Model):
         return f"{self.name} ({', '.join(self.queues)}) at {self.last_seen:%Y-%m-%d %H:%M:%S} UTC"
 
 
-class ExecutionRollup(models.Model):
-    """One alert's executions of one UTC hour, added up (alerts/rollups.py), so statistics over
-    long windows read one row an hour instead of one a run. Every figure adds up across hours:
-    counts, sums (an average is sum / n), minima, maxima, the latest run, and durations and fire
-    lags as log-spaced histograms (alerts/histograms.py) for the p95."""
+class HourFigures(models.Model):
+    """What the rollups of an hour hold of its runs, per alert (ExecutionRollup) and for every
+    alert together (OverallRollup). Every figure adds up across hours and alerts: counts, sums
+    (an average is sum / n), minima, maxima, the latest run, and durations and fire lags as
+    log-spaced histograms (alerts/histograms.py) for the p95."""
 
-    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="rollups")
-    hour = models.DateTimeField(help_text="The hour's first instant (UTC): ticks in [hour, hour + 1 h).")
     runs_ok = models.PositiveIntegerField(default=0)
     runs_alert = models.PositiveIntegerField(default=0)
     runs_no_data = models.PositiveIntegerField(default=0)
@@ -455,6 +482,25 @@ class ExecutionRollup(models.Model):
     lag_min = models.FloatField(null=True)
     lag_max = models.FloatField(null=True)
     lag_histogram = models.BinaryField(default=b"")
+    # The hour's latest answered run and latest ERROR or TIMEOUT, kept whole: the raw row may be pruned.
+    last_success_at = models.DateTimeField(null=True)
+    last_success_id = models.BigIntegerField(null=True)
+    last_success_status = models.CharField(max_length=10, blank=True)
+    last_failure_at = models.DateTimeField(null=True)
+    last_failure_id = models.BigIntegerField(null=True)
+    last_failure_status = models.CharField(max_length=10, blank=True)
+    last_failure_error = models.TextField(blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class ExecutionRollup(HourFigures):
+    """One alert's executions of one UTC hour, added up (alerts/rollups.py), so statistics over
+    long windows read one row an hour instead of one a run."""
+
+    alert = models.ForeignKey(Alert, on_delete=models.CASCADE, related_name="rollups")
+    hour = models.DateTimeField(help_text="The hour's first instant (UTC): ticks in [hour, hour + 1 h).")
     # Numeric actual_value of the OK and ALERT runs (what the charts draw).
     value_n = models.PositiveIntegerField(default=0)
     value_sum = models.FloatField(null=True)
@@ -471,18 +517,17 @@ class ExecutionRollup(models.Model):
     firing_out_sum = models.FloatField(null=True)
     firing_out_first = models.DateTimeField(null=True)
     firing_runs = models.PositiveIntegerField(default=0)
-    # The hour's latest answered run and latest ERROR or TIMEOUT, kept whole: the raw row may be pruned.
-    last_success_at = models.DateTimeField(null=True)
-    last_success_id = models.BigIntegerField(null=True)
-    last_success_status = models.CharField(max_length=10, blank=True)
-    last_failure_at = models.DateTimeField(null=True)
-    last_failure_id = models.BigIntegerField(null=True)
-    last_failure_status = models.CharField(max_length=10, blank=True)
-    last_failure_error = models.TextField(blank=True)
     rolled_at = models.DateTimeField(help_text="When the raw rows were read: runs finished later are not in it.")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["alert", "hour"], name="rollup_once_per_alert_hour")]
+        indexes = [
+            # The overall tier is made from an hour's rows of every alert (alerts/rollups.py).
+            models.Index(fields=["hour"], name="rollup_by_hour"),
+            # The overall time firing reads each alert's first hour in a window in which it fired.
+            models.Index(fields=["alert", "hour"], name="rollup_firing_hours",
+                         condition=models.Q(firing_runs__gt=0) | models.Q(firing_out_n__gt=0)),
+        ]
 
     def __str__(self) -> str:
         return f"{self.alert.name} {self.hour:%Y-%m-%d %H}:00 UTC"
@@ -495,7 +540,67 @@ class RollupProgress(models.Model):
 
     rolled_until = models.DateTimeField(null=True)
     checked_until = models.DateTimeField(null=True)
+    overall_from = models.DateTimeField(
+        null=True, help_text="OverallRollup holds every rolled-up hour from here on; empty: all of them.")
     lease_expires_at = models.DateTimeField(null=True, help_text="A roll-up pass holds it until then.")
 
     def __str__(self) -> str:
         return f"rolled up until {self.rolled_until}"
+
+
+class BacktestStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+class Backtest(models.Model):
+    """What an alert would have done over past ticks (alerts/backtest.py): what was asked, how far
+    it got, what it found. Not history: no execution, notification or state comes of it."""
+
+    alert = models.ForeignKey(Alert, null=True, blank=True, on_delete=models.SET_NULL, related_name="backtests",
+                              help_text="The saved alert it replays; empty for an unsaved form.")
+    name = models.CharField(max_length=200)
+    definition = models.JSONField(help_text="The alert as it was when asked (alerts/backtest.py definition_of).")
+    start = models.DateTimeField()
+    end = models.DateTimeField()
+    status = models.CharField(max_length=10, choices=BacktestStatus.choices, default=BacktestStatus.QUEUED)
+    ticks_total = models.PositiveIntegerField(default=0)
+    ticks_done = models.PositiveIntegerField(default=0)
+    cancel_requested = models.BooleanField(default=False)
+    result = models.JSONField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=timezone.now, help_text="Its worker's latest word.")
+
+    def __str__(self) -> str:
+        return f"backtest {self.pk} of {self.name}: {self.status}"
+
+
+class OverallRollup(HourFigures):
+    """Every alert's executions of one UTC hour, added up from that hour's ExecutionRollup rows
+    (alerts/rollups.py), so the overall statistics of a year read 8,760 rows, not one an alert
+    an hour (17.5 million at 2,000 alerts). Time firing adds up per alert, not across alerts: the
+    changes into and out of FIRING here give all but which alerts were firing as a window starts,
+    which alerts/stats.py reads from each alert's first hour in it with a FIRING run. Of several alerts' latest runs on one tick, the highest id is kept, as
+    the statistics pick it."""
+
+    hour = models.DateTimeField(unique=True, help_text="The hour's first instant (UTC).")
+    # Every alert's changes into and out of FIRING, as in ExecutionRollup (the sums' offsets from `hour`).
+    firing_in_n = models.PositiveIntegerField(default=0)
+    firing_in_sum = models.FloatField(null=True)
+    firing_out_n = models.PositiveIntegerField(default=0)
+    firing_out_sum = models.FloatField(null=True)
+    last_success_alert = models.ForeignKey(Alert, null=True, on_delete=models.SET_NULL, related_name="+")
+    last_failure_alert = models.ForeignKey(Alert, null=True, on_delete=models.SET_NULL, related_name="+")
+    stale = models.BooleanField(
+        default=False, help_text="An alert with runs in this hour was deleted: made again by the next roll-up pass.")
+    made_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"all alerts {self.hour:%Y-%m-%d %H}:00 UTC"

@@ -6,6 +6,11 @@ alerts of one schedule and datasource, so claims, checks and the recording are
 one statement per batch, not per alert (alerts/recording.py). State changes and
 the Notification rows they cause are committed together, and deliveries are
 enqueued only after that commit (alerts/dispatch.py). A single run (manual, CLI, API) is a batch of one.
+
+On a datasource with a cap on concurrent queries, a batch holds one of its query slots while it
+queries (alerts/datasource_slots.py); one that finds none free in a few seconds hands its rest back.
+Lateness counts from an alert's place in its datasource's spread (alerts/spread.py), and for a
+handed-back batch until it was first taken: neither a spread nor a wait for a slot makes a run MISSED.
 """
 
 import enum
@@ -21,8 +26,8 @@ from django.db import IntegrityError, InterfaceError, OperationalError, transact
 from django.db.models import F
 from django.utils import timezone
 
+from . import datasource_slots, spread, ticks
 from . import evaluation as ev
-from . import ticks
 from .evaluation import Evaluation, Outcome, Rule, evaluate
 from .models import Alert, AlertState, Execution, ExecutionStatus, Trigger
 from .querying import QueryError, QueryResult, QueryTimeout, run_query
@@ -59,6 +64,21 @@ class Batch:
     executions: dict[int, Execution] = field(default_factory=dict)  # alert id -> its execution of the tick
     busy: dict[int, float] = field(default_factory=dict)  # alert id -> seconds until another worker's lease ends
     handed_back: list[int] = field(default_factory=list)  # not started before the batch's time ran out
+    # Not started: every query slot of their (capped) datasource stayed taken. Sent again after
+    # waiting_countdown seconds, judged for lateness at waiting_since (when the batch was first taken).
+    waiting: list[int] = field(default_factory=list)
+    waiting_since: datetime | None = None
+    waiting_countdown: float = datasource_slots.RETRY_AFTER_SECONDS
+
+
+@dataclass
+class _Outcome:
+    """What _run_claimed did: the finished runs, and the ones it gave back unstarted."""
+
+    done: list[Execution]
+    handed_back: list[int] = field(default_factory=list)
+    waiting: list[int] = field(default_factory=list)
+    waiting_since: datetime | None = None
 
 
 def run(alert: Alert, scheduled_for: datetime, trigger: str = Trigger.MANUAL, *, dry_run: bool = False,
@@ -73,16 +93,19 @@ def run_by_id(alert_id: int, scheduled_for: datetime, trigger: str, task_id: str
     return run_many_by_id([alert_id], scheduled_for, trigger, task_id).executions.get(alert_id)
 
 
-def run_many_by_id(alert_ids: list[int], scheduled_for: datetime, trigger: str, task_id: str = "") -> Batch:
+def run_many_by_id(alert_ids: list[int], scheduled_for: datetime, trigger: str, task_id: str = "",
+                   waiting_since: datetime | None = None) -> Batch:
     alerts = list(Alert.objects.select_related("datasource", "schedule").filter(pk__in=alert_ids).order_by("pk"))
     gone = set(alert_ids) - {a.pk for a in alerts}
     if gone:
         log.warning("alerts %s no longer exist; tick %s dropped for them", sorted(gone), scheduled_for.isoformat())
-    return run_many(alerts, scheduled_for, trigger, task_id)
+    return run_many(alerts, scheduled_for, trigger, task_id, waiting_since)
 
 
-def run_many(alerts: list[Alert], scheduled_for: datetime, trigger: str, task_id: str = "") -> Batch:
-    """Run one tick of each alert: claim them all, then run the ones this worker got."""
+def run_many(alerts: list[Alert], scheduled_for: datetime, trigger: str, task_id: str = "",
+             waiting_since: datetime | None = None) -> Batch:
+    """Run one tick of each alert: claim them all, then run the ones this worker got.
+    `waiting_since`: the batch was handed back for want of a query slot; its lateness counts until then."""
     batch = Batch()
     claimed = []
     for alert, (claim, execution) in zip(alerts, claim_ticks(alerts, scheduled_for, trigger, task_id)):
@@ -93,23 +116,29 @@ def run_many(alerts: list[Alert], scheduled_for: datetime, trigger: str, task_id
                 batch.busy[alert.pk] = _seconds_left(execution.lease_expires_at)
         else:
             claimed.append((alert, execution, claim))
-    done, batch.handed_back = _run_claimed(claimed)
-    batch.executions.update({e.alert_id: e for e in done})
+    outcome = _run_claimed(claimed, waiting_since)
+    batch.handed_back, batch.waiting, batch.waiting_since = outcome.handed_back, outcome.waiting, outcome.waiting_since
+    batch.executions.update({e.alert_id: e for e in outcome.done})
     return batch
 
 
 def run_claimed(alert: Alert, execution: Execution, claim: Claim = Claim.CLAIMED) -> Execution:
     """The run after its claim. The API claims first and queues this, so it can answer with the execution id."""
-    done, _ = _run_claimed([(alert, execution, claim)])
-    return done[0]
+    return _run_claimed([(alert, execution, claim)]).done[0]
 
 
-def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]]) -> tuple[list[Execution], list[int]]:
-    """Check, query and record each claimed run in order; hand back what the time budget does not reach."""
+def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]], waiting_since: datetime | None = None) -> _Outcome:
+    """Check, query and record each claimed run in order; hand back what the time budget does not reach,
+    and, on a capped datasource, what finds no free query slot."""
+    taken_at = waiting_since or timezone.now()  # when this batch was first taken, for its lateness
     running = _still_running(claimed, timezone.now())
     periods: dict[int, timedelta | None] = {}
+    gaps: dict[int, timedelta | None] = {}
     done, finished, ended = [], [], []
     started = leased = flushed = time.monotonic()
+    # A batch is of one datasource: with a cap, it holds one of its slots while it queries.
+    datasource = claimed[0][0].datasource if claimed else None
+    holder = datasource_slots.Holder(datasource) if datasource and datasource_slots.is_capped(datasource) else None
 
     def flush():
         _record_each_on_failure(finished)
@@ -118,29 +147,64 @@ def _run_claimed(claimed: list[tuple[Alert, Execution, Claim]]) -> tuple[list[Ex
         finished.clear()
         ended.clear()
 
-    for i, (alert, execution, claim) in enumerate(claimed):
-        if i and time.monotonic() - started > settings.SENTINEL_BATCH_SECONDS:
-            flush()
-            return done, _hand_back(claimed[i:])
-        try:
-            why_not = _why_not_run(alert, execution, claim, running.get(alert.pk), periods)
-        except Exception as exc:  # e.g. a schedule that cannot say its period: this alert's ERROR alone
-            log.exception("alert=%s alert_id=%s failed unexpectedly", alert.name, alert.pk)
-            why_not = ExecutionStatus.ERROR, _internal_error(type(exc).__name__)
-        if why_not:
-            execution.status, execution.reason = why_not
-            ended.append(execution)
-        else:
-            if time.monotonic() - leased > settings.SENTINEL_LEASE_MARGIN.total_seconds() / 2:
-                # Slow queries: keep this batch's runs, waiting or not yet recorded, from looking abandoned.
-                _renew_leases([e for _, e, _ in claimed], alert.datasource.timeout_seconds)
-                leased = time.monotonic()
-            finished.append(Finished(alert, execution, *query_and_evaluate(alert, execution.scheduled_for)))
-        if time.monotonic() - flushed > settings.SENTINEL_BATCH_FLUSH_SECONDS:
-            flush()
-            flushed = time.monotonic()
-    flush()
-    return done, []
+    try:
+        for i, (alert, execution, claim) in enumerate(claimed):
+            if i and time.monotonic() - started > settings.SENTINEL_BATCH_SECONDS:
+                if holder is not None:
+                    holder.release()
+                flush()
+                return _Outcome(done, handed_back=_hand_back(claimed[i:], "batch ran out of time"))
+            try:
+                why_not = _why_not_run(alert, execution, claim, running.get(alert.pk), periods, gaps, waiting_since)
+            except Exception as exc:  # e.g. a schedule that cannot say its period: this alert's ERROR alone
+                log.exception("alert=%s alert_id=%s failed unexpectedly", alert.name, alert.pk)
+                why_not = ExecutionStatus.ERROR, _internal_error(type(exc).__name__)
+            if why_not:
+                execution.status, execution.reason = why_not
+                ended.append(execution)
+            else:
+                if time.monotonic() - leased > settings.SENTINEL_LEASE_MARGIN.total_seconds() / 2:
+                    # Slow queries: keep this batch's runs, waiting or not yet recorded, and its query
+                    # slot from looking abandoned.
+                    _renew_leases([e for _, e, _ in claimed], alert.datasource.timeout_seconds)
+                    if holder is not None:
+                        holder.renew()
+                    leased = time.monotonic()
+                if holder is not None and not holder.take():
+                    if execution.trigger == Trigger.SCHEDULE:
+                        # Every slot stayed taken: give the rest back for a later task rather than hold
+                        # this worker, to be judged for lateness at taken_at: the wait is not a miss.
+                        flush()
+                        rest = _hand_back(claimed[i:], f"no query slot of {alert.datasource.name} came free")
+                        return _Outcome(done, waiting=rest, waiting_since=taken_at)
+                    execution.status, execution.reason = ExecutionStatus.SKIPPED, _no_slot(alert.datasource)
+                    ended.append(execution)
+                    continue
+                finished.append(Finished(alert, execution, *query_and_evaluate(alert, execution.scheduled_for)))
+            if time.monotonic() - flushed > settings.SENTINEL_BATCH_FLUSH_SECONDS:
+                flush()
+                flushed = time.monotonic()
+        if holder is not None:
+            holder.release()  # before the last recording: a slot is for queries
+        flush()
+        return _Outcome(done)
+    finally:
+        if holder is not None:
+            _release_quietly(holder)
+
+
+def _release_quietly(holder: datasource_slots.Holder) -> None:
+    """Give back the slot of a batch that broke off; with Sentinel's database gone, its lease frees it."""
+    try:
+        holder.release()
+    except (OperationalError, InterfaceError):
+        log.warning("could not give back a query slot of %s; it frees itself when its lease ends",
+                    holder.datasource.name)
+
+
+def _no_slot(datasource) -> str:
+    return (f"All {datasource.max_concurrent_queries} query slot(s) of datasource {datasource.name} stayed taken "
+            f"for {datasource_slots.WAIT_SECONDS:.0f} s; not queried. Try again shortly.")
 
 
 def _record_each_on_failure(finished: list[Finished]) -> None:
@@ -171,23 +235,54 @@ def _internal_error(what: str) -> str:
 
 
 def _why_not_run(alert: Alert, execution: Execution, claim: Claim, running: Execution | None,
-                 periods: dict) -> tuple[str, str] | None:
-    """The (status, reason) a claimed run ends with without querying, or None to query."""
+                 periods: dict, gaps: dict, waiting_since: datetime | None = None) -> tuple[str, str] | None:
+    """The (status, reason) a claimed run ends with without querying, or None to query.
+
+    Lateness counts from the alert's start in its datasource's spread window (the tick itself
+    when there is none), and, for a batch that waited for a query slot, until it was first taken:
+    neither the spread nor the wait makes a run MISSED. A run still waiting when its next tick is
+    due is: its datasource cannot keep up under its cap, and waiting longer would only pile up."""
     now = timezone.now()
     if execution.attempts > MAX_ATTEMPTS:
         return ExecutionStatus.ERROR, f"Gave up after {MAX_ATTEMPTS} attempts: each run of this tick lost its worker."
     grace = grace_for(alert, periods)
-    late = now - execution.scheduled_for
+    scheduled = claim == Claim.CLAIMED and execution.trigger == Trigger.SCHEDULE
+    due = _due(alert, execution.scheduled_for, gaps) if scheduled else execution.scheduled_for
+    late = (waiting_since or now) - due
     # A resumed execution started in time; its worker died. Finish it rather than call it missed.
-    if claim == Claim.CLAIMED and execution.trigger == Trigger.SCHEDULE and grace is not None and late > grace:
-        return ExecutionStatus.MISSED, (f"Started {late.total_seconds():.0f} s after its tick; the grace is "
+    if scheduled and grace is not None and late > grace:
+        since = "its tick" if due == execution.scheduled_for else f"its start in the spread (tick + " \
+                f"{(due - execution.scheduled_for).total_seconds():.0f} s)"
+        return ExecutionStatus.MISSED, (f"Started {late.total_seconds():.0f} s after {since}; the grace is "
                                         f"{grace.total_seconds():.0f} s.")
+    if scheduled and waiting_since is not None:
+        gap = _gap(alert, execution.scheduled_for, gaps)
+        if gap is not None and now - due > max(gap, grace or gap):
+            return ExecutionStatus.MISSED, (
+                f"Waited for a query slot of datasource {alert.datasource.name} (at most "
+                f"{alert.datasource.max_concurrent_queries} at once) from {waiting_since:%H:%M:%S} UTC until its "
+                "next tick was due: the datasource does not keep up under its cap.")
     if running is not None:
         return ExecutionStatus.SKIPPED, (f"The run for {running.scheduled_for.isoformat()} (execution {running.pk}) "
                                          "is still running.")
     if not alert.datasource.enabled:
         return ExecutionStatus.SKIPPED, f"Datasource {alert.datasource.name} is disabled."
     return None
+
+
+def _due(alert: Alert, tick: datetime, gaps: dict) -> datetime:
+    """When the alert's run of `tick` is meant to start: the tick, plus its offset in the spread."""
+    if not alert.datasource.spread_seconds:
+        return tick
+    return spread.slot_start(alert.pk, tick, alert.datasource.spread_seconds, _gap(alert, tick, gaps))
+
+
+def _gap(alert: Alert, tick: datetime, gaps: dict) -> timedelta | None:
+    if alert.schedule is None:
+        return None
+    if alert.schedule_id not in gaps:  # the alerts of a batch share their schedule
+        gaps[alert.schedule_id] = spread.gap_after(alert.schedule, tick)
+    return gaps[alert.schedule_id]
 
 
 def _still_running(claimed, now: datetime) -> dict[int, Execution]:
@@ -208,7 +303,7 @@ def _renew_leases(executions: list[Execution], timeout: float) -> None:
                              worker=WORKER).update(lease_expires_at=lease)
 
 
-def _hand_back(rest: list[tuple[Alert, Execution, Claim]]) -> list[int]:
+def _hand_back(rest: list[tuple[Alert, Execution, Claim]], why: str) -> list[int]:
     """Give back the runs this batch did not start, as if never claimed, for a new task to take."""
     fresh = [e.pk for _, e, claim in rest if claim == Claim.CLAIMED]
     resumed = [e.pk for _, e, claim in rest if claim == Claim.RESUMED]
@@ -216,7 +311,7 @@ def _hand_back(rest: list[tuple[Alert, Execution, Claim]]) -> list[int]:
     # Resumed runs go back as they were: this attempt never began, so it does not count.
     Execution.objects.filter(pk__in=resumed, status=ExecutionStatus.RUNNING).update(
         lease_expires_at=timezone.now(), attempts=F("attempts") - 1)
-    log.info("batch ran out of time; %d run(s) handed back to the queue", len(rest))
+    log.info("%s; %d run(s) handed back to the queue", why, len(rest))
     return [a.pk for a, _, _ in rest]
 
 

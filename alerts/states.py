@@ -93,7 +93,9 @@ def _ok(prev, policy, now, silenced) -> Transition:
 
 
 def _breach(prev, policy, now, silenced) -> Transition:
-    breaches = prev.breaches + 1
+    # Counted up to pending_evaluations, the most that decides anything: a count that went on growing
+    # would change every firing instance at every run, and so write its row every run.
+    breaches = min(prev.breaches + 1, max(1, policy.pending_evaluations))
     if breaches < policy.pending_evaluations and not prev.firing_open:
         return Transition(_moved(prev, State.PENDING, now, breaches=breaches))
     new = _moved(prev, State.FIRING, now, breaches=breaches, firing_open=True)

@@ -7,10 +7,11 @@ app it was born in).
 """
 
 from celery import shared_task
+from django.conf import settings
 from django.db import InterfaceError, OperationalError, close_old_connections
 from django.utils.dateparse import parse_datetime
 
-from . import delivery, dispatch, fanout, queued_runs, runner
+from . import backtest, delivery, dispatch, fanout, queued_runs, runner
 from .models import Trigger
 
 # A run whose connection to Sentinel's own database broke is tried again this often, this many
@@ -26,9 +27,10 @@ def fire_schedule(schedule_id: int) -> None:
 
 
 @shared_task(name="alerts.run_alerts", acks_late=True, bind=True, max_retries=DB_RETRIES)
-def run_alerts(self, alert_ids: list[int], scheduled_for: str) -> None:
-    """One tick of a batch of alerts (one schedule, one datasource), as the fan-out sends them."""
-    _run_tick(self, alert_ids, scheduled_for)
+def run_alerts(self, alert_ids: list[int], scheduled_for: str, waiting_since: str | None = None) -> None:
+    """One tick of a batch of alerts (one schedule, one datasource), as the fan-out sends them
+    (waiting_since: handed back for want of a query slot, first taken then)."""
+    _run_tick(self, alert_ids, scheduled_for, waiting_since)
 
 
 @shared_task(name="alerts.run_alert", acks_late=True, bind=True, max_retries=DB_RETRIES)
@@ -37,10 +39,12 @@ def run_alert(self, alert_id: int, scheduled_for: str) -> None:
     _run_tick(self, [alert_id], scheduled_for)
 
 
-def _run_tick(task, alert_ids: list[int], scheduled_for: str) -> None:
+def _run_tick(task, alert_ids: list[int], scheduled_for: str, waiting_since: str | None = None) -> None:
     tick = parse_datetime(scheduled_for)
+    since = parse_datetime(waiting_since) if waiting_since else None
     try:
-        batch = runner.run_many_by_id(alert_ids, tick, Trigger.SCHEDULE, task_id=task.request.id or "")
+        batch = runner.run_many_by_id(alert_ids, tick, Trigger.SCHEDULE, task_id=task.request.id or "",
+                                      waiting_since=since)
     except (OperationalError, InterfaceError) as exc:
         # The database connection died mid-run (failover, pg_terminate_backend). Without this the
         # task failed, was acked, and its executions stayed RUNNING until reaped minutes later.
@@ -55,6 +59,10 @@ def _run_tick(task, alert_ids: list[int], scheduled_for: str) -> None:
     if batch.busy:
         # Another worker holds these ticks, or held them and died: look again when the leases end.
         dispatch.run_alerts([sorted(batch.busy)], tick, countdown=max(batch.busy.values()))
+    if batch.waiting:
+        # Every query slot of their datasource stayed taken: again shortly, lateness counted until first taken.
+        dispatch.run_alerts([batch.waiting], tick, countdown=batch.waiting_countdown,
+                            waiting_since=batch.waiting_since)
 
 
 @shared_task(name="alerts.run_claimed", acks_late=True)
@@ -92,3 +100,13 @@ def roll_up_history() -> None:
     from . import rollups
 
     rollups.roll_up()
+
+
+# Acknowledged when taken, not after: a backtest may run longer than the broker's visibility
+# timeout, and a second worker would start it again (its row's claim would refuse it, but late).
+# Its own time limit: SENTINEL_BACKTEST_MAX_SECONDS, then one more query at the longest timeout.
+@shared_task(name="alerts.run_backtest", acks_late=False, ignore_result=True,
+             soft_time_limit=settings.SENTINEL_BACKTEST_MAX_SECONDS + settings.SENTINEL_QUERY_TIMEOUT_MAX + 60,
+             time_limit=settings.SENTINEL_BACKTEST_MAX_SECONDS + settings.SENTINEL_QUERY_TIMEOUT_MAX + 120)
+def run_backtest(backtest_id: int) -> None:
+    backtest.run(backtest_id)

@@ -3,6 +3,8 @@
     .venv/bin/python bench/schedule_scale.py --alerts 1000 --schedules 10 --minutes 2
     .venv/bin/python bench/schedule_scale.py --alerts 10000 --schedules 100 --minutes 2 --source postgres
     .venv/bin/python bench/schedule_scale.py --alerts 100000 --schedules 100 --minutes 2 --beat-only
+    .venv/bin/python bench/schedule_scale.py --alerts 10000 --schedules 1 --minutes 3 --source postgres \
+        --concurrency 8 --cap 4 --spread 30 --count-concurrency --tag protected
 
 Creates a fresh PostgreSQL database (sentinel_bench_<N>), N alerts (a trivial
 query on a SQLite file, or with --source postgres on the PostgreSQL database `test`) spread over S every-minute schedules (one per timezone, so S
@@ -12,6 +14,12 @@ executed ticks, duplicates, missed, fire lag (tick -> execution start)
 p50/p99/max, beat CPU seconds per minute and peak RSS, worker executions per
 second and CPU ms per execution, and how long beat takes to pick up a change.
 With --beat-only no worker runs: it measures what beat and the fan-out cost.
+
+Datasource protection (docs/performance.md): --cap sets the datasource's max_concurrent_queries,
+--spread its spread_seconds; --count-concurrency (with --source postgres) has every alert query
+count the datasource's connections that are inside a query at that moment (itself included,
+through their own application_name) and record it as its value, so the peak over all runs is the
+datasource's peak of concurrent queries. --tag keeps runs of one session in databases of their own.
 """
 
 import argparse
@@ -73,7 +81,17 @@ def percentile(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def setup(n: int, s: int, database: str, env: dict, source_kind: str) -> None:
+PROBE_APP = "sentinel_bench_probe"
+
+
+def probe_query() -> str:
+    """OK, with the number of the datasource's connections inside a query right now as its value."""
+    return ("SELECT 'OK' AS status, (SELECT count(*) FROM pg_stat_activity WHERE application_name = "
+            f"'{PROBE_APP}' AND state <> 'idle') AS actual_value")
+
+
+def setup(n: int, s: int, database: str, env: dict, source_kind: str, cap: int | None = None, spread: int = 0,
+          count_concurrency: bool = False) -> None:
     import psycopg2
 
     admin = psycopg2.connect(f"{PG}/postgres")
@@ -100,18 +118,21 @@ def setup(n: int, s: int, database: str, env: dict, source_kind: str) -> None:
 
     sqlite3.connect(source).close()
     url = BENCH_SOURCES[source_kind] if source_kind != "sqlite" else f"sqlite:///{source}"
-    datasource = Datasource.objects.create(name="bench", url=url)
+    query = "SELECT 'OK' AS status"
+    if count_concurrency:
+        url, query = f"{url}?application_name={PROBE_APP}", probe_query()
+    datasource = Datasource.objects.create(name="bench", url=url, max_concurrent_queries=cap, spread_seconds=spread)
     zones = sorted(z for z in zoneinfo.available_timezones() if "/" in z and not z.startswith(("Etc", "SystemV")))
     schedules = [Schedule.objects.for_timing(cron="* * * * *", timezone=zones[i]) for i in range(s)]
     started = time.monotonic()
     Alert.objects.bulk_create(
-        [Alert(name=f"bench-{i:06d}", datasource=datasource, query="SELECT 'OK' AS status",
+        [Alert(name=f"bench-{i:06d}", datasource=datasource, query=query,
                schedule=schedules[i % s]) for i in range(n)],
         batch_size=5000,
     )
     drift = reconcile(fix=True)  # bulk_create skips the signals; one reconcile mirrors them all
     print(f"setup: {n} alerts over {s} schedules in {time.monotonic() - started:.1f} s; "
-          f"{len(drift)} periodic tasks created")
+          f"{len(drift)} periodic tasks created; datasource cap {cap}, spread {spread} s")
 
 
 def start(args, env, log):
@@ -138,9 +159,16 @@ def main() -> None:
     parser.add_argument("--out", default="", help="write the figures as JSON here too")
     parser.add_argument("--source", choices=sorted(BENCH_SOURCES), default="sqlite",
                         help="the datasource the alerts query: a SQLite file, or PostgreSQL database `test`")
+    parser.add_argument("--cap", type=int, default=None, help="the datasource's max_concurrent_queries")
+    parser.add_argument("--spread", type=int, default=0, help="the datasource's spread_seconds")
+    parser.add_argument("--count-concurrency", action="store_true",
+                        help="(--source postgres) record the datasource's concurrent queries in every run")
+    parser.add_argument("--tag", default="", help="suffix of the bench database's name")
     opts = parser.parse_args()
+    if opts.count_concurrency and opts.source != "postgres":
+        parser.error("--count-concurrency counts PostgreSQL connections: use it with --source postgres")
 
-    database = f"sentinel_bench_{opts.alerts}"
+    database = f"sentinel_bench_{opts.alerts}" + (f"_{opts.tag}" if opts.tag else "")
     run_dir = Path(f"/tmp/sentinel-bench/{database}-{int(time.time())}")
     run_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "sentinel_project.settings", "DATABASE_URL": f"{PG}/{database}",
@@ -149,7 +177,7 @@ def main() -> None:
     os.environ.update({k: env[k] for k in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL", "REDIS_URL", "SENTINEL_VAR_DIR",
                                            "LOG_LEVEL", "DATABASE_CONN_MAX_AGE", "SECRET_KEY", "SENTINEL_SQLITE_DIRS")})
     sys.path.insert(0, str(ROOT))
-    setup(opts.alerts, opts.schedules, database, env, opts.source)
+    setup(opts.alerts, opts.schedules, database, env, opts.source, opts.cap, opts.spread, opts.count_concurrency)
 
     from django.db import connection
     from alerts.models import Execution
@@ -216,6 +244,8 @@ def main() -> None:
         connection.close()
         rows = list(Execution.objects.filter(scheduled_for__in=window).values_list("status", "started_at",
                                                                                     "scheduled_for", "finished_at"))
+        concurrent = [v for v in Execution.objects.filter(scheduled_for__in=window, actual_value__isnull=False)
+                      .values_list("actual_value", flat=True) if isinstance(v, (int, float))]
         fired = list(FiredTick.objects.filter(tick__in=window).values_list("tick", "fired_at", "alerts"))
         by_status = {}
         for status, *_ in rows:
@@ -235,6 +265,8 @@ def main() -> None:
             "ticks_fanned_out": len(fired), "alerts_enqueued": sum(a for *_, a in fired),
             "beat_cpu_s_per_min": (beat_cpu1 - beat_cpu0) / ((t1 - t0) / 60), "beat_peak_rss_mb": beat_rss,
             "change_pickup_s": pickup,
+            "cap": opts.cap, "spread_s": opts.spread,
+            "peak_concurrent_queries": max(concurrent) if opts.count_concurrency and concurrent else None,
         }
         if opts.beat_only:
             # What a worker's fire_schedule costs for one schedule: record the tick, publish its alerts.

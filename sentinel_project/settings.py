@@ -187,10 +187,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": 1,
 } if REDIS_URL else {}
 CELERY_TASK_DEFAULT_QUEUE = "alerts"
-# Declared, so a worker started without -Q consumes all three (Celery's default is only the
+# Declared, so a worker started without -Q consumes all four (Celery's default is only the
 # default queue: fan-outs and deliveries would never run); `-Q alerts,...` still picks a subset.
 # Exchange and routing key named after the queue, as Celery makes them for a routed queue.
-SENTINEL_QUEUES = ("schedules", "alerts", "notifications")
+# Backtests have a queue of their own: a long one never sits in front of a tick's runs.
+SENTINEL_QUEUES = ("schedules", "alerts", "notifications", "backtests")
 CELERY_TASK_QUEUES = tuple(Queue(name, Exchange(name), routing_key=name) for name in SENTINEL_QUEUES)
 CELERY_TASK_ROUTES = {
     "schedules.fire_schedule": {"queue": "schedules"},
@@ -199,7 +200,12 @@ CELERY_TASK_ROUTES = {
     "alerts.deliver": {"queue": "notifications"},
     "alerts.recover_deliveries": {"queue": "notifications"},
     "alerts.reap_abandoned": {"queue": "alerts"},
+    "alerts.run_backtest": {"queue": "backtests"},
 }
+# A backtest replays at most this many ticks (a minutely alert's 7 days are 10,080), and stops
+# after this many seconds; each of its queries has its datasource's timeout (alerts/backtest.py).
+SENTINEL_BACKTEST_MAX_TICKS = envint("SENTINEL_BACKTEST_MAX_TICKS", 20000)
+SENTINEL_BACKTEST_MAX_SECONDS = envint("SENTINEL_BACKTEST_MAX_SECONDS", 1800)
 # django-celery-beat's DatabaseScheduler, sending only while it holds the beat lease (schedules/beat.py).
 CELERY_BEAT_SCHEDULER = "schedules.beat:LeaderDatabaseScheduler"
 # A standby beat takes over within this many seconds of the leader's last renewal.
@@ -221,6 +227,9 @@ SENTINEL_DEFAULT_ROW_LIMIT = envint("SENTINEL_DEFAULT_ROW_LIMIT", 1000)
 # How many result rows an execution keeps for people to look at.
 SENTINEL_PREVIEW_ROWS = envint("SENTINEL_PREVIEW_ROWS", 20)
 SENTINEL_PREVIEW_CELL_CHARS = envint("SENTINEL_PREVIEW_CELL_CHARS", 500)
+# An instance that is not OK and whose state stays put gets its moved value written at most this
+# often (0: at every run); its state is written whenever it changes (alerts/recording.py).
+SENTINEL_INSTANCE_VALUE_SECONDS = envint("SENTINEL_INSTANCE_VALUE_SECONDS", 300)
 # Extra time beyond the query timeout before a RUNNING execution counts as abandoned.
 SENTINEL_LEASE_MARGIN = timedelta(seconds=envint("SENTINEL_LEASE_MARGIN_SECONDS", 60))
 # The fan-out hands a worker the alerts of one schedule and datasource in batches of this many:

@@ -31,7 +31,7 @@ def broker(monkeypatch):
             message.ack()
             messages.append(message)
 
-    for queue in ("schedules", "alerts", "notifications"):
+    for queue in ("schedules", "alerts", "notifications", "backtests"):
         waiting(queue)  # left by another test
     yield waiting
     connection.release()
@@ -57,6 +57,16 @@ def test_runs_busy_under_another_lease_are_sent_again_with_their_countdown(broke
     assert message.payload[0] == [[7, 8], TICK.isoformat()]
     eta = datetime.fromisoformat(message.headers["eta"])
     assert 29 <= (eta - before).total_seconds() <= 60
+
+
+def test_a_backtest_goes_to_its_own_queue_never_in_front_of_a_tick_s_runs(broker):
+    with transaction.atomic():
+        dispatch.run_backtest(7)
+        assert broker("backtests") == []
+
+    [message] = broker("backtests")
+    assert (message.headers["task"], message.payload[0]) == ("alerts.run_backtest", [7])
+    assert broker("alerts") == []
 
 
 def test_an_empty_batch_sends_nothing(broker):

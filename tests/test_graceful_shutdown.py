@@ -21,7 +21,7 @@ TICK = datetime(2026, 11, 24, 10, 0, tzinfo=tz.utc)
 def start_worker(processes, tmp_path, redis_url):
     log = tmp_path / "worker.log"
     worker = processes(
-        [str(BIN / "celery"), "-A", "sentinel_project", "worker", "-c", "1", "-Q", "schedules,alerts,notifications",
+        [str(BIN / "celery"), "-A", "sentinel_project", "worker", "-c", "1", "-Q", "schedules,alerts,notifications,backtests",
          "--hostname", "shutdown-test@%h", "--without-gossip", "--without-mingle", "-l", "INFO"],
         process_env(tmp_path, redis_url), log)
     wait_until(lambda: "ready." in worker.output(), 30, "the worker to be ready", log=log)

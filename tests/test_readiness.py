@@ -70,7 +70,7 @@ def heartbeat(name, queues, age_seconds):
 @pytest.mark.django_db(transaction=True)  # the check closes its connection, as in its own thread
 def test_workers_are_alive_while_their_heartbeats_are_fresh_and_cover_every_queue():
     heartbeat("fanout@a", ["schedules"], 5)
-    heartbeat("runner@b", ["alerts", "notifications"], 20)
+    heartbeat("runner@b", ["alerts", "notifications", "backtests"], 20)
     heartbeat("gone@c", ["alerts"], 600)
 
     with override_settings(SENTINEL_WORKER_MAX_AGE_SECONDS=60):
@@ -81,7 +81,7 @@ def test_workers_are_alive_while_their_heartbeats_are_fresh_and_cover_every_queu
 
 @pytest.mark.django_db(transaction=True)
 def test_a_queue_no_live_worker_consumes_fails_the_workers_check_by_name():
-    heartbeat("runner@b", ["alerts"], 5)
+    heartbeat("runner@b", ["alerts", "backtests"], 5)
     heartbeat("gone@c", ["notifications", "schedules"], 600)
 
     with override_settings(SENTINEL_WORKER_MAX_AGE_SECONDS=60):

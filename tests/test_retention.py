@@ -172,3 +172,22 @@ def test_rollups_are_kept_400_days(alert_factory):
     assert pruned.rollups == 1
     assert [(NOW - r.hour).days for r in ExecutionRollup.objects.filter(alert=alert, hour__lt=NOW - timedelta(days=1))
             ] == [399]
+
+
+def test_every_relation_to_an_execution_is_let_go_of_when_it_is_pruned():
+    """Retention deletes executions by id, without Django's cascade: a new foreign key to Execution
+    must be added to retention.RELATIONS (and handled there), or pruning would break it."""
+    relations = {(model._meta.label, f.name) for model in apps.get_models() for f in model._meta.fields
+                 if f.is_relation and f.related_model is Execution}
+    assert relations == set(retention.RELATIONS)
+
+
+def test_a_pruned_execution_an_instance_still_points_at_leaves_it_pointing_at_nothing(alert_factory):
+    alert = alert_factory()
+    old, _ = history(alert, 100, 0)
+    instance = AlertState.objects.create(alert=alert, key="eu", state="OK", last_execution=old)
+
+    rolled_up_and_pruned()
+
+    instance.refresh_from_db()
+    assert instance.last_execution is None and not Execution.objects.filter(pk=old.pk).exists()

@@ -14,7 +14,9 @@ from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from alerts import histograms, retention, rollups, stats
-from alerts.models import Execution, ExecutionRollup, ExecutionStatus as S, RollupProgress, State, Trigger
+from alerts.models import (
+    Execution, ExecutionRollup, ExecutionStatus as S, OverallRollup, RollupProgress, State, Trigger,
+)
 from tests.admin_helpers import level_alert  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.django_db
@@ -239,3 +241,137 @@ def test_the_roll_up_is_registered_with_beat_every_five_minutes_and_its_task_rol
     roll_up_history.delay()  # eager in tests: runs here
 
     assert ExecutionRollup.objects.get(alert=level_alert).runs_ok == 1
+
+
+# --- the overall tier: every alert's hour in one row, the same figures as the per-alert rows added up
+
+
+def per_alert_overall(w):
+    """overall_stats() read from the per-alert rollups alone (the overall tier hidden)."""
+    progress = RollupProgress.objects.get()
+    held = progress.overall_from
+    RollupProgress.objects.update(overall_from=progress.rolled_until + timedelta(days=1))
+    try:
+        return stats.overall_stats(w)
+    finally:
+        RollupProgress.objects.update(overall_from=held)
+
+
+def same_overall(expected: stats.Stats, read: stats.Stats) -> None:
+    """Counts, extremes, p95s (histograms add up exactly) and last runs equal; averages up to float rounding."""
+    a, b = expected.as_dict(), read.as_dict()
+    assert b.pop("duration_avg_ms") == pytest.approx(a.pop("duration_avg_ms"), abs=0.001)
+    assert a == b
+
+
+@pytest.mark.parametrize("span", WINDOWS.values(), ids=WINDOWS.keys())
+def test_the_overall_figures_from_the_overall_tier_are_the_per_alert_rollups_added_up(
+        level_alert, make_alert, base, span):
+    other = make_alert(level_alert.datasource, "SELECT 'OK' AS status", name="other")
+    minutely(level_alert, base)
+    minutely(other, base, seed=11)
+    # Both alerts run on the same ticks: of several last runs on one tick, the last recorded wins.
+    w = stats.Window(base + timedelta(minutes=span[0]), base + timedelta(minutes=span[1]))
+    raw = stats.overall_stats(w)
+
+    assert rollups.roll_up().finished
+
+    assert OverallRollup.objects.count() == 5 and RollupProgress.objects.get().overall_from is None
+    hour = OverallRollup.objects.order_by("hour")[1]
+    assert hour.runs_ok == sum(ExecutionRollup.objects.filter(hour=hour.hour).values_list("runs_ok", flat=True))
+    read = stats.overall_stats(w)
+    same_overall(per_alert_overall(w), read)
+    same_figures(raw, read)
+    assert read.firing_seconds > 0 and read.last_success.alert in ("other", level_alert.name)
+
+
+def test_an_hour_rolled_again_for_a_late_run_is_rolled_again_in_the_overall_tier(level_alert, make_alert, base):
+    other = make_alert(level_alert.datasource, "SELECT 'OK' AS status", name="other")
+    minutely(level_alert, base, hours=3)
+    minutely(other, base, hours=3, seed=11)
+    rollups.roll_up()
+    w = stats.Window(base, base + timedelta(hours=3))
+    Execution.objects.filter(alert=other, scheduled_for=base + timedelta(minutes=179)).delete()
+    record(other, base + timedelta(minutes=179), S.TIMEOUT, duration=9_000, finished=timezone.now(), error="late")
+
+    rollups.roll_up()
+
+    read = stats.overall_stats(w)
+    assert read.last_failure.error == "late" and read.duration_max_ms == 9_000
+    same_overall(per_alert_overall(w), read)
+
+
+def test_hours_rolled_up_before_the_overall_tier_are_filled_in_newest_first(level_alert, make_alert, base):
+    other = make_alert(level_alert.datasource, "SELECT 'OK' AS status", name="other")
+    minutely(level_alert, base - timedelta(days=2), hours=2)  # a stretch without runs between
+    minutely(level_alert, base)
+    minutely(other, base, seed=11)
+    rollups.roll_up()
+    w = stats.Window(base - timedelta(days=3), base + timedelta(hours=5))
+    expected = stats.overall_stats(w)
+    # As the migration leaves a deployment that rolled up before the tier existed.
+    OverallRollup.objects.all().delete()
+    RollupProgress.objects.update(overall_from=RollupProgress.objects.get().rolled_until)
+    same_overall(expected, stats.overall_stats(w))  # read from the per-alert rows meanwhile
+
+    assert not rollups.fill_overall(deadline=0)  # no time: nothing made, the next pass carries on
+    assert rollups.fill_overall(deadline=float("inf"), batch_hours=3)
+
+    assert RollupProgress.objects.get().overall_from is None
+    assert OverallRollup.objects.count() == len(set(ExecutionRollup.objects.values_list("hour", flat=True))) == 7
+    same_overall(expected, stats.overall_stats(w))
+
+
+def test_a_deleted_alerts_runs_leave_the_overall_figures_at_once(level_alert, make_alert, base):
+    other = make_alert(level_alert.datasource, "SELECT 'OK' AS status", name="other")
+    minutely(level_alert, base, hours=3)
+    minutely(other, base + timedelta(hours=2), hours=3, seed=11)  # alone in the last two hours
+    rollups.roll_up()
+    w = stats.Window(base, base + timedelta(hours=6))
+    before = stats.overall_stats(w)
+
+    other.delete()
+
+    assert OverallRollup.objects.filter(stale=True).count() == 3
+    after = stats.overall_stats(w)
+    assert after.runs < before.runs
+    same_overall(per_alert_overall(w), after)
+    rollups.roll_up()  # makes the stale hours again: the hours only `other` ran in are gone
+    assert not OverallRollup.objects.filter(stale=True).exists() and OverallRollup.objects.count() == 3
+    same_overall(after, stats.overall_stats(w))
+
+
+def test_the_overall_tier_expires_with_the_rollups(level_alert, base, settings):
+    record(level_alert, base, S.OK)
+    record(level_alert, base - timedelta(days=500), S.OK)
+    rollups.roll_up()
+    assert OverallRollup.objects.count() == 2
+
+    retention.prune()
+
+    assert list(OverallRollup.objects.values_list("hour", flat=True)) == [base]
+
+
+def test_the_overall_time_firing_counts_alerts_firing_as_the_window_starts_and_all_along(
+        level_alert, make_alert, base):
+    """The overall tier's time firing needs to know which alerts were firing as the window starts:
+    one fires before it and recovers inside, one fires all along, one starts firing inside."""
+    along = make_alert(level_alert.datasource, "SELECT 'OK' AS status", name="along")
+    late = make_alert(level_alert.datasource, "SELECT 'OK' AS status", name="late")
+    for minute in range(300):
+        tick = base + timedelta(minutes=minute)
+        recovered = minute >= 150
+        record(level_alert, tick, S.OK if recovered else S.ALERT, before=State.OK if minute > 150 else State.FIRING,
+               after=State.OK if recovered else State.FIRING)
+        record(along, tick, S.ALERT, before=State.FIRING, after=State.FIRING)
+        record(late, tick, S.ALERT if minute >= 200 else S.OK, before=State.FIRING if minute > 200 else State.OK,
+               after=State.FIRING if minute >= 200 else State.OK)
+    w = stats.Window(base + timedelta(minutes=20), base + timedelta(minutes=290))
+    raw = stats.overall_stats(w)
+
+    rollups.roll_up()
+
+    read = stats.overall_stats(w)
+    assert raw.firing_seconds == (130 + 270 + 90) * 60
+    assert read.firing_seconds == pytest.approx(raw.firing_seconds, abs=0.001)
+    assert per_alert_overall(w).firing_seconds == pytest.approx(raw.firing_seconds, abs=0.001)

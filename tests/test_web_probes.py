@@ -39,7 +39,7 @@ def test_readyz_turns_503_when_redis_stops_and_200_when_it_is_back(web):
     assert status == 200, body
     report = json.loads(body)
     assert report["checks"]["database"]["ok"] is True and report["checks"]["broker"]["ok"] is True
-    assert set(report["checks"]["queues"]["data"]["queues"]) == {"schedules", "alerts", "notifications"}
+    assert set(report["checks"]["queues"]["data"]["queues"]) == {"schedules", "alerts", "notifications", "backtests"}
 
     redis_server.stop()
     status, body = get(url)

@@ -4,6 +4,8 @@ and is written to the admin log."""
 
 import time
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
+from types import SimpleNamespace
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -15,11 +17,11 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.views.decorators.http import require_POST
 
-from .. import runner, ticks
-from ..models import Alert, Channel, Datasource, ExecutionStatus, SilenceError, Trigger
+from .. import backtest, runner, ticks
+from ..models import Alert, Backtest, Channel, Datasource, ExecutionStatus, SilenceError, Trigger
 from ..notifiers import NotifierError, send_test
 from ..querying import QueryError, run_draft_query, run_query
-from .display import short_value
+from .display import history_chart, short_value
 
 SILENCE_HOURS = (1, 4, 24)
 
@@ -270,5 +272,88 @@ def test_channel_view(model_admin):
                 return False, f"Test message through {channel.name} failed: {exc}"
 
         return _tried(model_admin, request, channel, attempt)
+
+    return view
+
+
+# --- backtests: the alert form's Backtest button ----------------------------------------------
+
+
+def backtest_view(model_admin):
+    """POST the alert form and a span: start a backtest of it as it stands (saved or not; the form is
+    not saved) on the "backtests" queue, and answer a fragment that follows its progress."""
+
+    @require_POST
+    def view(request, object_id=None):
+        instance = get_object_or_404(Alert, pk=object_id) if object_id is not None else None
+        may = model_admin.has_change_permission(request, instance) if instance else model_admin.has_add_permission(
+            request)
+        if not may:
+            raise PermissionDenied
+        form = model_admin.get_form(request, instance, change=instance is not None)(request.POST, instance=instance)
+        form.is_valid()
+        needed = ["datasource", "query", "mode", "value_column", "operator", "threshold", "key_columns",
+                  "pending_evaluations", "renotify_interval", "notify_on_recovery", "on_no_data", "on_error",
+                  "schedule_text", "schedule_timezone", "channels"]
+        problems = {name: form.errors[name] for name in needed if name in form.errors}
+        context = {**model_admin.admin_site.each_context(request), "problems": problems, "row": None}
+        if not problems:
+            alert = form.unsaved_alert()
+            alert.schedule = getattr(form, "schedule_obj", None)
+            post = request.POST
+            try:
+                since, start = post.get("sn_backtest_since", "").strip(), _moment(post.get("sn_backtest_start"))
+                start, end = backtest.span(since=since or (None if start else "24h"), start=start,
+                                           end=_moment(post.get("sn_backtest_end")))
+                context["row"] = backtest.start(alert, form.cleaned_data.get("channels") or [], start, end,
+                                                saved=instance, by=who(request))
+            except backtest.Refused as exc:
+                problems["span"] = [str(exc)]
+        return TemplateResponse(request, "admin/alerts/alert/backtest.html", {**context, "problems": problems},
+                                status=400 if problems else 200)
+
+    return view
+
+
+def _moment(text: str | None):
+    if not (text or "").strip():
+        return None
+    moment = parse_datetime(text.strip())
+    if moment is None:
+        raise backtest.Refused(f"Cannot read {text[:40]!r} as a time: use ISO 8601, e.g. 2026-12-01T10:05Z (UTC).")
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt_timezone.utc)
+
+
+def backtest_status_view(model_admin):
+    """GET the fragment of a backtest: its progress, or its summary, events and chart."""
+
+    def view(request, backtest_id):
+        if not request.user.has_perms(["alerts.view_alert", "alerts.view_execution"]):
+            raise PermissionDenied
+        row = get_object_or_404(Backtest, pk=backtest_id)
+        described = backtest.describe(row)
+        result = described["result"] or {}
+        context = {**model_admin.admin_site.each_context(request), "problems": {}, "row": row, "bt": described,
+                   "summary": result.get("summary"), "events": (result.get("events") or [])[:50],
+                   "chart": backtest_chart(result.get("chart") or []),
+                   "may_cancel": model_admin.has_change_permission(request)}
+        return TemplateResponse(request, "admin/alerts/alert/backtest.html", context)
+
+    return view
+
+
+def backtest_chart(points: list[dict]) -> str:
+    rows = [SimpleNamespace(scheduled_for=parse_datetime(p["tick"]), actual_value=p["value"], threshold=p["threshold"])
+            for p in points]
+    return history_chart(rows) if rows else ""
+
+
+def backtest_cancel_view(model_admin):
+    @require_POST
+    def view(request, backtest_id):
+        if not model_admin.has_change_permission(request):
+            raise PermissionDenied
+        backtest.cancel(get_object_or_404(Backtest, pk=backtest_id))
+        return backtest_status_view(model_admin)(request, backtest_id)
 
     return view

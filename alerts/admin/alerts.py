@@ -73,9 +73,14 @@ class SilencedFilter(admin.SimpleListFilter):
 class AlertStateInline(HistoryInline):
     model = AlertState
     verbose_name_plural = "instances (one per key; one row for an alert without key columns)"
-    fields = ["key", "state", "since_when", "breaches", "last_value", "last_notified"]
+    fields = ["key", "state", "since_when", "breaches", "value_as_of", "last_notified"]
     readonly_fields = fields
     since_when, last_notified = time_column("since", "since"), time_column("last_notified_at", "last notified")
+
+    @admin.display(description="last value")
+    def value_as_of(self, obj):
+        # A run writes an instance only when it changes it (docs/writing-alerts.md): say which run's value this is.
+        return f"{short_value(obj.last_value)} (as of {when(obj.updated_at)})"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("alert")  # each row's label names its alert
@@ -251,6 +256,12 @@ class AlertAdmin(SentinelAdmin):
                  name="alerts_alert_unsilence"),
             path("test-query/", wrap(actions.test_query_view(self)), name="alerts_alert_test_query_new"),
             path("<path:object_id>/test-query/", wrap(actions.test_query_view(self)), name="alerts_alert_test_query"),
+            path("backtest/", wrap(actions.backtest_view(self)), name="alerts_alert_backtest_new"),
+            path("<path:object_id>/backtest/", wrap(actions.backtest_view(self)), name="alerts_alert_backtest"),
+            path("backtests/<int:backtest_id>/", wrap(actions.backtest_status_view(self)),
+                 name="alerts_alert_backtest_status"),
+            path("backtests/<int:backtest_id>/cancel/", wrap(actions.backtest_cancel_view(self)),
+                 name="alerts_alert_backtest_cancel"),
         ]
         return urls + super().get_urls()
 

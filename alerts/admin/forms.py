@@ -210,13 +210,19 @@ class DatasourceForm(forms.ModelForm):
 
     class Meta:
         model = Datasource
-        fields = ["name", "url", "timeout_seconds", "row_limit", "enabled"]
+        fields = ["name", "url", "timeout_seconds", "row_limit", "enabled", "max_concurrent_queries", "spread_seconds"]
         widgets = {"url": forms.TextInput(attrs={"size": 80, "class": "sn-mono", "autocomplete": "off"})}
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.initial["url"] = mask_url(self.instance.url)
+        # Left empty (or not sent, as by a form written before the spread existed): no spread.
+        if "spread_seconds" in self.fields:  # a viewer's page shows it read-only, outside the form
+            self.fields["spread_seconds"].required = False
+
+    def clean_spread_seconds(self):
+        return self.cleaned_data.get("spread_seconds") or 0
 
     def clean_url(self):
         url, problem = restore_url(self.cleaned_data["url"].strip(), self.instance.url if self.instance.pk else None)

@@ -424,8 +424,8 @@ class DatasourceSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Datasource
-        fields = ["id", "name", "url", "timeout_seconds", "row_limit", "enabled", "source_file", "created_at",
-                  "updated_at"]
+        fields = ["id", "name", "url", "timeout_seconds", "row_limit", "enabled", "max_concurrent_queries",
+                  "spread_seconds", "source_file", "created_at", "updated_at"]
 
 
 class ChannelSerializer(serializers.ModelSerializer):
@@ -454,3 +454,46 @@ class ScheduleSerializer(serializers.Serializer):
             timezone=schedule.timezone, alerts=sorted(a.name for a in schedule.alerts.all()),
             next_runs=runs(schedule),
         ))
+
+
+class BacktestSpan(RefusesUnknownKeys, serializers.Serializer):
+    """Which past ticks a backtest replays (alerts/backtest.py)."""
+
+    what = "a backtest"
+
+    since = serializers.CharField(required=False, max_length=50, help_text="The last N: 7d, 24h, 90m ...")
+    start = serializers.DateTimeField(required=False, help_text="... or from this moment (ISO 8601) ...")
+    end = serializers.DateTimeField(required=False, help_text="... to this one (default: now).")
+
+
+class UnsavedBacktest(BacktestSpan):
+    """A backtest of a definition that is not saved: the alert's keys as POST /api/alerts takes them."""
+
+    alert = serializers.DictField(help_text="The alert's keys, as POST /api/alerts takes them (name optional).")
+
+
+class BacktestStarted(serializers.Serializer):
+    id = serializers.IntegerField()
+    alert = serializers.CharField()
+    status = serializers.CharField()
+    ticks_total = serializers.IntegerField(help_text="How many ticks of its schedule it replays.")
+    url = serializers.CharField(help_text="GET it for the progress and, once done, the result.")
+
+
+class BacktestSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    alert = serializers.CharField()
+    saved = serializers.BooleanField(help_text="A saved alert (false: an unsaved definition).")
+    status = serializers.ChoiceField(["queued", "running", "done", "cancelled", "failed", "abandoned"])
+    start = serializers.DateTimeField()
+    end = serializers.DateTimeField()
+    ticks_total = serializers.IntegerField()
+    ticks_done = serializers.IntegerField()
+    cancel_requested = serializers.BooleanField()
+    error = serializers.CharField(allow_blank=True)
+    requested_by = serializers.CharField(allow_blank=True)
+    created_at = serializers.DateTimeField()
+    started_at = serializers.DateTimeField(allow_null=True)
+    finished_at = serializers.DateTimeField(allow_null=True)
+    result = serializers.JSONField(allow_null=True, help_text="Once it ended: summary, events, chart, timeline "
+                                                              "(docs/writing-alerts.md, Backtests).")

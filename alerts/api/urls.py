@@ -13,6 +13,7 @@ router.register("notifications", views.NotificationViewSet)
 router.register("datasources", views.DatasourceViewSet)
 router.register("channels", views.ChannelViewSet)
 router.register("schedules", views.ScheduleViewSet)
+router.register("backtests", views.BacktestViewSet)
 
 # The schema and its Swagger UI hold no stored data, only the API's shape: any signed-in user
 # (token or admin session) may read them, anonymous callers may not (docs/security.md §3).

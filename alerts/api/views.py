@@ -5,15 +5,15 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
-from rest_framework.permissions import IsAuthenticated
+from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from schedules.cron import PRESETS
 from schedules.models import Schedule
 
-from .. import recording, runner, ticks
-from ..models import Alert, Channel, Datasource, Execution, Notification, SilenceError, Trigger
+from .. import backtest, recording, runner, ticks
+from ..models import Alert, Backtest, Channel, Datasource, Execution, Notification, SilenceError, Trigger
 from ..queued_runs import start_run
 from ..stats import alert_stats, overall_stats
 from . import serializers as s
@@ -199,6 +199,14 @@ class AlertViewSet(viewsets.ModelViewSet):
         }
         return Response(s.AlertSchedule(body).data)
 
+    @extend_schema(request=s.BacktestSpan, responses={202: s.BacktestStarted})
+    @action(detail=True, methods=["post"])
+    def backtest(self, request, name=None):
+        """What the alert would have done over a past span: queued for a worker (queue "backtests");
+        GET the answer's url for its progress and result. Nothing is recorded or sent."""
+        alert = self.get_object()
+        return _start_backtest(request, alert, list(alert.channels.all()), saved=alert)
+
 
 @extend_schema_view(list=extend_schema(parameters=params_of(s.ExecutionFilter)))
 class ExecutionViewSet(viewsets.ReadOnlyModelViewSet):
@@ -279,3 +287,77 @@ class PresetsView(APIView):
     def get(self, request):
         return Response(s.Preset([{"name": name, "cron": cron, "description": text}
                                   for name, cron, text in PRESETS], many=True).data)
+
+
+def _start_backtest(request, alert, channels, *, saved=None, body=None) -> Response:
+    span = s.BacktestSpan(data=request.data if body is None else body)
+    span.is_valid(raise_exception=True)
+    try:
+        start, end = backtest.span(**span.validated_data)
+        row = backtest.start(alert, channels, start, end, saved=saved, by=_who(request))
+    except backtest.Refused as exc:
+        raise ValidationError({"span": [str(exc)]}) from None
+    url = request.build_absolute_uri(f"/api/backtests/{row.pk}")
+    return Response(s.BacktestStarted({"id": row.pk, "alert": row.name, "status": row.status,
+                                       "ticks_total": row.ticks_total, "url": url}).data,
+                    status=status.HTTP_202_ACCEPTED)
+
+
+def _unsaved_alert(spec) -> tuple[Alert, list[Channel]]:
+    """The alert a checked definition describes, never saved (config.plan.save_alert, without the save)."""
+    alert = Alert(name=spec.name, query=spec.query, **spec.settings)
+    alert.datasource = Datasource.objects.get(name=spec.datasource)
+    if spec.schedule is not None:
+        cron, interval, tz = spec.schedule
+        alert.schedule = Schedule(cron=cron or "", interval_seconds=interval, timezone=tz)
+    return alert, list(Channel.objects.filter(name__in=spec.channels).order_by("name"))
+
+
+class BacktestPermissions(BasePermission):
+    """Starting a backtest of an unsaved definition runs its query, as Test query on the add page
+    does: add_alert. Cancelling one changes what a run does: change_alert. Reading one is reading
+    figures made from an alert's query, as statistics are: view_alert and view_execution
+    (docs/security.md §3)."""
+
+    needs = {"create": ["alerts.add_alert"], "cancel": ["alerts.change_alert"],
+             "retrieve": ["alerts.view_alert", "alerts.view_execution"]}
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated):
+            return False
+        return user.has_perms(self.needs.get(view.action, ["alerts.change_alert"]))
+
+
+class BacktestViewSet(viewsets.GenericViewSet):
+    """Backtests: what an alert (saved, or a definition not saved) would have done over past ticks."""
+
+    queryset = Backtest.objects.all()
+    serializer_class = s.BacktestSerializer
+    permission_classes = [BacktestPermissions]
+
+    @extend_schema(request=s.UnsavedBacktest, responses={202: s.BacktestStarted})
+    def create(self, request):
+        """Backtest a definition that is not saved: {"alert": {...the keys POST /api/alerts takes...},
+        "since": "7d"} (or start and end). The name may be left out, or be a saved alert's (its edit)."""
+        body = s.UnsavedBacktest(data=request.data)
+        body.is_valid(raise_exception=True)
+        item = {"name": "backtest", **body.validated_data["alert"]}
+        existing = Alert.objects.filter(name=item["name"]).first() if isinstance(item["name"], str) else None
+        definition = s.AlertSerializer(existing, data=item)  # an existing name: the alert as this edit makes it
+        if not definition.is_valid():
+            raise ValidationError({"alert": definition.errors})
+        alert, channels = _unsaved_alert(definition.validated_data["spec"])
+        span = {k: v for k, v in request.data.items() if k != "alert"}
+        return _start_backtest(request, alert, channels, body=span)
+
+    @extend_schema(responses=s.BacktestSerializer)
+    def retrieve(self, request, pk=None):
+        """Its progress (ticks_done of ticks_total) and, once it ended, its result."""
+        return Response(s.BacktestSerializer(backtest.describe(self.get_object())).data)
+
+    @extend_schema(request=None, responses=s.BacktestSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        """Stop it: a queued backtest ends now, a running one between two ticks (within a second)."""
+        return Response(s.BacktestSerializer(backtest.describe(backtest.cancel(self.get_object()))).data)

@@ -12,6 +12,7 @@ SUBCOMMANDS = [
     "status",
     "history",
     "stats",
+    "backtest",
     "enable",
     "disable",
     "silence",

@@ -44,6 +44,10 @@ def datasource_item(ds: Datasource) -> dict:
         item["row_limit"] = ds.row_limit
     if not ds.enabled:
         item["enabled"] = False
+    if ds.max_concurrent_queries is not None:
+        item["max_concurrent_queries"] = ds.max_concurrent_queries
+    if ds.spread_seconds:
+        item["spread"] = format_duration(ds.spread_seconds)
     return item
 
 

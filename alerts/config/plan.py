@@ -59,7 +59,8 @@ class Plan:
 
 def datasource_fields(ds: Datasource) -> dict:
     return {"url": ds.url, "timeout_seconds": float(ds.timeout_seconds), "row_limit": ds.row_limit,
-            "enabled": ds.enabled}
+            "enabled": ds.enabled, "max_concurrent_queries": ds.max_concurrent_queries,
+            "spread_seconds": ds.spread_seconds}
 
 
 def channel_fields(channel: Channel) -> dict:
@@ -189,6 +190,7 @@ def apply_plan(plan: Plan) -> None:
                 ds = change.current or Datasource(name=spec.name)
                 ds.url, ds.timeout_seconds, ds.row_limit, ds.enabled = (
                     spec.url, spec.timeout_seconds, spec.row_limit, spec.enabled)
+                ds.max_concurrent_queries, ds.spread_seconds = spec.max_concurrent_queries, spec.spread_seconds
                 ds.source_file = spec.file
                 ds.save()
         for change in plan.changes:

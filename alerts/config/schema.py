@@ -22,7 +22,7 @@ from .values import Invalid
 
 # timezone: the zone of every alert of the file that names none (SQL Sentinel had one zone per daemon).
 ROOT_KEYS = ("database", "datasources", "channels", "alerts", "timezone")
-DATASOURCE_KEYS = ("name", "url", "timeout", "row_limit", "enabled")
+DATASOURCE_KEYS = ("name", "url", "timeout", "row_limit", "enabled", "max_concurrent_queries", "spread")
 CHANNEL_KEYS = ("name", "kind", "enabled")  # plus the settings of its kind, side by side
 DEFAULT_DATASOURCE = "default"
 MASK = "***"
@@ -77,10 +77,13 @@ class DatasourceSpec:
     row_limit: int
     enabled: bool = True
     path: tuple = ()
+    max_concurrent_queries: int | None = None  # no cap
+    spread_seconds: int = 0
 
     def fields(self) -> dict:
         return {"url": self.url, "timeout_seconds": float(self.timeout_seconds), "row_limit": self.row_limit,
-                "enabled": self.enabled}
+                "enabled": self.enabled, "max_concurrent_queries": self.max_concurrent_queries,
+                "spread_seconds": self.spread_seconds}
 
 
 @dataclass
@@ -181,13 +184,19 @@ def check_datasource(item, path, problems: Problems, environ=None, name=None) ->
         problems.add(path + ("row_limit",), f"Must be at most {settings.SENTINEL_ROW_LIMIT_MAX:,} rows "
                                             "(SENTINEL_ROW_LIMIT_MAX).")
     enabled = _read(item, "enabled", v.boolean, True, path, problems)
+    cap = _read(item, "max_concurrent_queries", lambda x: None if x is None else v.integer(x, minimum=1),
+                None, path, problems)
+    spread = _read(item, "spread", v.duration, timedelta(0), path, problems)
+    if spread is not None and spread.total_seconds() != int(spread.total_seconds()):
+        problems.add(path + ("spread",), "Must be whole seconds (e.g. 30s).")
     if timeout is not None:
         maximum = settings.SENTINEL_QUERY_TIMEOUT_MAX
         if timeout.total_seconds() > maximum:
             problems.add(path + ("timeout",), f"Must be at most {maximum} seconds (SENTINEL_QUERY_TIMEOUT_MAX).")
     if len(problems.items) > start or name is None:
         return None
-    return DatasourceSpec(name, url, timeout.total_seconds(), row_limit, enabled, path)
+    return DatasourceSpec(name, url, timeout.total_seconds(), row_limit, enabled, path,
+                          max_concurrent_queries=cap, spread_seconds=int(spread.total_seconds()))
 
 
 def check_url(value, path, problems: Problems, environ=None) -> str | None:

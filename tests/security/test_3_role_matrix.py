@@ -15,7 +15,7 @@ from django.urls import get_resolver, reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token, TokenProxy
 
-from alerts import runner
+from alerts import backtest, runner
 from alerts.links import make_token
 from alerts.models import Alert, Channel, Execution, Notification, Trigger
 from schedules.models import Schedule
@@ -45,6 +45,10 @@ admin POST alerts_alert_silence                   | editor ds-manager superuser
 admin POST alerts_alert_unsilence                 | editor ds-manager superuser
 admin POST alerts_alert_test_query                | editor ds-manager superuser
 admin POST alerts_alert_test_query_new            | editor ds-manager superuser
+admin POST alerts_alert_backtest                  | editor ds-manager superuser
+admin POST alerts_alert_backtest_new              | editor ds-manager superuser
+admin GET alerts_alert_backtest_status            | viewer editor ds-manager superuser
+admin POST alerts_alert_backtest_cancel           | editor ds-manager superuser
 admin action alerts.alert run_selected            | editor ds-manager superuser
 admin action alerts.alert enable_selected         | editor ds-manager superuser
 admin action alerts.alert disable_selected        | editor ds-manager superuser
@@ -127,6 +131,10 @@ api POST alert-enable                             | editor ds-manager superuser
 api POST alert-disable                            | editor ds-manager superuser
 api POST alert-silence                            | editor ds-manager superuser
 api POST alert-unsilence                          | editor ds-manager superuser
+api POST alert-backtest                           | editor ds-manager superuser
+api POST backtest-list                            | editor ds-manager superuser
+api GET backtest-detail                           | viewer editor ds-manager superuser
+api POST backtest-cancel                          | editor ds-manager superuser
 api GET execution-list                            | viewer editor ds-manager superuser
 api GET execution-detail                          | viewer editor ds-manager superuser
 api GET notification-list                         | viewer editor ds-manager superuser
@@ -216,7 +224,7 @@ def discovered() -> set[str]:
 POSTED = {"alerts_alert_run", "alerts_alert_enable", "alerts_alert_disable", "alerts_alert_silence",
           "alerts_alert_unsilence", "alerts_alert_test_query", "alerts_alert_test_query_new",
           "alerts_datasource_test", "alerts_datasource_test_new", "alerts_datasource_test_unsaved",
-          "alerts_channel_test"}
+          "alerts_channel_test", "alerts_alert_backtest", "alerts_alert_backtest_new", "alerts_alert_backtest_cancel"}
 SITE_METHODS = {"silence-link": ("GET", "POST")}
 
 
@@ -237,9 +245,11 @@ def world(level_alert, role_user):
     # A channel with stored secrets: its read-only page is the one that must render, masked.
     hook = Channel.objects.create(name="hook", kind="webhook", config={
         "url": "http://127.0.0.1:9/hook", "secret": "sign-me-please", "headers": {"Authorization": "Bearer tok-1"}})
+    ticks = alert.schedule.ticks(timezone.now() - timedelta(hours=1), until=timezone.now())
+    replayed = backtest.start(alert, [], ticks[0], ticks[-1], saved=alert)  # queued: run only after a commit
     return {
         "alert": alert, "datasource": alert.datasource, "channel": hook, "schedule": alert.schedule,
-        "execution": execution, "notification": notification, "users": users,
+        "execution": execution, "notification": notification, "users": users, "backtest": replayed,
         "objects": {
             "alerts.alert": alert, "alerts.datasource": alert.datasource, "alerts.channel": hook,
             "schedules.schedule": alert.schedule, "alerts.execution": execution,
@@ -278,7 +288,12 @@ def _admin_request(capability, web, w):
         "alerts_alert_test_query_new": alert_form(w["datasource"]),
         "alerts_datasource_test_new": _datasource_form(w),
         "alerts_datasource_test_unsaved": _datasource_form(w),
+        "alerts_alert_backtest": {**alert_form(w["datasource"]), "sn_backtest_since": "1h"},
+        "alerts_alert_backtest_new": {**alert_form(w["datasource"]), "sn_backtest_since": "1h"},
     }
+    if name in ("alerts_alert_backtest_status", "alerts_alert_backtest_cancel"):
+        url = reverse(f"admin:{name}", args=[w["backtest"].pk])
+        return web.post(url) if name in POSTED else web.get(url)
     if name == "schedules_schedule_preview":
         return web.get(reverse("admin:schedules_schedule_preview"), {"text": "@daily", "timezone": "UTC"})
     if name == "auth_user_password_change":
@@ -308,6 +323,8 @@ def _api_request(capability, api, w):
         "channel-list": "/api/channels", "channel-detail": f"/api/channels/{w['channel'].name}",
         "schedule-list": "/api/schedules", "schedule-detail": f"/api/schedules/{w['schedule'].pk}",
         "stats": "/api/stats",
+        "backtest-list": "/api/backtests", "backtest-detail": f"/api/backtests/{w['backtest'].pk}",
+        "backtest-cancel": f"/api/backtests/{w['backtest'].pk}/cancel",
     }
     if name.startswith("alert-") and name not in paths:
         paths[name] = f"/api/alerts/{alert}/{name.removeprefix('alert-')}"
@@ -317,6 +334,8 @@ def _api_request(capability, api, w):
         ("PUT", "alert-detail"): _new_alert(w, name=alert),
         ("PATCH", "alert-detail"): {"severity": "info"},
         ("POST", "alert-silence"): {"until": (timezone.now() + timedelta(hours=1)).isoformat(), "reason": "matrix"},
+        ("POST", "alert-backtest"): {"since": "1h"},
+        ("POST", "backtest-list"): {"alert": _new_alert(w), "since": "1h"},
     }
     return getattr(api, method.lower())(paths[name], bodies.get((method, name)), format="json")
 

@@ -1,4 +1,4 @@
-// Sentinel's admin: SQL highlighting, Test query, the schedule preview as you type,
+// Sentinel's admin: SQL highlighting, Test query, Backtest, the schedule preview as you type,
 // the silence form, and a warning before editing an alert that comes from a file.
 "use strict";
 (function () {
@@ -69,6 +69,7 @@
     // Below the field (not beside it): the admin lays label and widget out in a row.
     const row = editorWrap.closest(".form-row") || editorWrap.parentNode;
     row.appendChild(bar);
+    if (config.dataset.backtestUrl) backtestButton(config, bar, form);
     button.addEventListener("click", async () => {
       button.disabled = true;
       button.textContent = "Running…";
@@ -83,6 +84,60 @@
       } finally {
         button.disabled = false;
         button.textContent = "Test query";
+      }
+    });
+  }
+
+  // Backtest: start one of the form as it stands (not saved), then follow it until it ends.
+  function backtestButton(config, bar, form) {
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "sn-button";
+    button.id = "sn-backtest";
+    button.textContent = "Backtest";
+    const since = document.createElement("input");
+    since.type = "text";
+    since.id = "sn-backtest-since";
+    since.size = 6;
+    since.value = "24h";
+    since.setAttribute("aria-label", "Backtest over the last (e.g. 24h, 7d)");
+    const result = document.createElement("div");
+    result.id = "sn-backtest-result";
+    result.setAttribute("aria-live", "polite");
+    bar.insertBefore(since, bar.querySelector("#sn-dry-run"));
+    bar.insertBefore(button, since);
+    bar.appendChild(result);
+    const csrf = () => (form.querySelector("[name=csrfmiddlewaretoken]") || {}).value || "";
+    const follow = async () => {
+      // Poll with an end: a backtest is bounded (SENTINEL_BACKTEST_MAX_SECONDS), so is this.
+      for (let i = 0; i < 3600; i++) {
+        const live = result.querySelector("[data-backtest-status-url]");
+        if (!live) return;
+        await new Promise((done) => setTimeout(done, 1000));
+        const response = await fetch(live.dataset.backtestStatusUrl, {credentials: "same-origin"});
+        result.innerHTML = await response.text();
+      }
+    };
+    result.addEventListener("click", async (e) => {
+      const url = e.target.dataset && e.target.dataset.backtestCancelUrl;
+      if (!url) return;
+      e.target.disabled = true;
+      const response = await fetch(url, {method: "POST", credentials: "same-origin", headers: {"X-CSRFToken": csrf()}});
+      result.innerHTML = await response.text();
+    });
+    button.addEventListener("click", async () => {
+      button.disabled = true;
+      try {
+        const body = new FormData(form);
+        body.append("sn_backtest_since", since.value);
+        const response = await fetch(config.dataset.backtestUrl, {method: "POST", body: body,
+          credentials: "same-origin", headers: {"X-Requested-With": "fetch"}});
+        result.innerHTML = await response.text();
+        await follow();
+      } catch (err) {
+        result.textContent = "Backtest failed to reach the server: " + err;
+      } finally {
+        button.disabled = false;
       }
     });
   }
