@@ -587,8 +587,8 @@ class OverallRollup(HourFigures):
     (alerts/rollups.py), so the overall statistics of a year read 8,760 rows, not one an alert
     an hour (17.5 million at 2,000 alerts). Time firing adds up per alert, not across alerts: the
     changes into and out of FIRING here give all but which alerts were firing as a window starts,
-    which alerts/stats.py reads from each alert's first hour in it with a FIRING run. Of several alerts' latest runs on one tick, the highest id is kept, as
-    the statistics pick it."""
+    which alerts/stats.py reads from each alert's first hour in it with a FIRING run. Of several
+    alerts' latest runs on one tick, the highest id is kept, as the statistics pick it."""
 
     hour = models.DateTimeField(unique=True, help_text="The hour's first instant (UTC).")
     # Every alert's changes into and out of FIRING, as in ExecutionRollup (the sums' offsets from `hour`).

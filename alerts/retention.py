@@ -21,10 +21,11 @@ is pruned), and none that finished after the last roll-up pass looked for late r
 (RollupProgress.checked_until), so a late run reaches its hour's rollup before its row can go.
 Rollups themselves are kept SENTINEL_ROLLUP_RETENTION_DAYS (default 400).
 
-Deletes go in small batches, each its own short transaction, so pruning never holds long locks
-next to running alerts; a run stops after SENTINEL_RETENTION_MAX_SECONDS and the next run carries
-on. Each batch is found by walking an index of one alert oldest first: (alert, -scheduled_for)
-for everything past the retention, and the partial index of the plain OK runs
+Deletes go in small batches, by id and without reading the rows (_delete_batch), each its own
+short transaction, so pruning never holds long locks next to running alerts (a day of 10,000
+minutely alerts: 1.1 % of one core, bench/history_scale.py); a run stops after
+SENTINEL_RETENTION_MAX_SECONDS and the next run carries on. Each batch is found by walking an
+index of one alert oldest first: (alert, -scheduled_for) for everything past the retention, and the partial index of the plain OK runs
 (execution_plain_ok_by_alert) for the middle tier, so the runs kept there are never read again:
 without it every pass re-read them all (1,200 a minutely alert at 1 % non-OK, 12 million rows
 an hour at 10,000 alerts; bench/history_size.py --explain).

@@ -311,7 +311,8 @@ def overall_hours(start: datetime, end: datetime) -> dict[datetime, OverallRollu
             blobs[hour][0].append(durations)
             blobs[hour][1].append(lags)
             r = found[hour]
-            if ok_at is not None and (r.last_success_at is None or (ok_at, ok_id) > (r.last_success_at, r.last_success_id)):
+            if ok_at is not None and (r.last_success_at is None
+                                      or (ok_at, ok_id) > (r.last_success_at, r.last_success_id)):
                 r.last_success_at, r.last_success_id, r.last_success_status = ok_at, ok_id, ok_status
                 r.last_success_alert_id = alert_id
             if fail_at is not None and (r.last_failure_at is None

@@ -107,9 +107,9 @@ def test_a_worker_started_with_q_alerts_leaves_notifications_queued_until_a_noti
     assert redis.Redis.from_url(redis_server.url).llen("notifications") == 1
     # Readiness names the queue nobody consumes.
     workers = healthcheck(env)
-    assert workers["ok"] is False and "no live worker consumes queue notifications, schedules" in workers["detail"]
+    assert workers["ok"] is False and "no live worker consumes queue backtests, notifications, schedules" in workers["detail"]
 
-    notify = processes([CELERY, "-A", "sentinel_project", "worker", "-Q", "notifications,schedules", "-n", "notify@%h",
+    notify = processes([CELERY, "-A", "sentinel_project", "worker", "-Q", "notifications,schedules,backtests", "-n", "notify@%h",
                         "--pool=threads", "-c", "1", "--without-gossip", "--without-mingle", "-l", "INFO"],
                        env, tmp_path / "notify-worker.log")
     wait_until(lambda: Notification.objects.filter(pk=notification.pk, status=NotificationStatus.SENT).exists(), 30,

@@ -49,7 +49,7 @@ def test_healthcheck_sees_the_worker_while_it_runs_and_not_once_it_stopped(tmp_p
     _, checks = healthcheck(env)
     assert checks["broker"]["ok"] is True
     assert checks["workers"]["data"]["queues"][checks["workers"]["data"]["answered"][0]] == [
-        "alerts", "notifications", "schedules"]
+        "alerts", "backtests", "notifications", "schedules"]
 
     worker.signal(signal.SIGTERM)
     assert worker.wait(30) == 0
